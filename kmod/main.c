@@ -8,6 +8,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
+#include <net/genetlink.h>
+#include <linux/loosetrace.h>
 
 #include "loosetrace.h"
 
