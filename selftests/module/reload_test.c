@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loosetrace.ko unloads and loads again cleanly: the family disappears
+ * with the module and comes back working. Needs the module file
+ * (LOOSETRACE_KO) and CAP_SYS_MODULE; skips without them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/loosetrace.h>
+
+#include "kselftest_harness.h"
+#include "genl_status.h"
+
+#define RELOAD_CYCLES 5
+
+static int module_loaded(void)
+{
+	struct stat st;
+
+	return stat("/sys/module/loosetrace", &st) == 0;
+}
+
+static int load_module(const char *path)
+{
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int unload_module(void)
+{
+	return syscall(SYS_delete_module, "loosetrace", O_NONBLOCK) ?
+	       -errno : 0;
+}
+
+FIXTURE(module)
+{
+	const char *ko;
+};
+
+FIXTURE_SETUP(module)
+{
+	self->ko = getenv("LOOSETRACE_KO");
+	if (!self->ko || access(self->ko, R_OK))
+		SKIP(return, "LOOSETRACE_KO does not name a readable module");
+	if (geteuid())
+		SKIP(return, "loading modules needs root");
+	if (!module_loaded())
+		ASSERT_EQ(0, load_module(self->ko));
+}
+
+/* Leave the module loaded for the suites that follow. */
+FIXTURE_TEARDOWN(module)
+{
+	if (self->ko && !module_loaded())
+		load_module(self->ko);
+}
+
+TEST_F(module, unload_removes_family)
+{
+	ASSERT_LT(0, lt_family_id());
+	ASSERT_EQ(0, unload_module());
+	EXPECT_FALSE(module_loaded());
+	EXPECT_EQ(-ENOENT, lt_family_id());
+}
+
+TEST_F(module, reload_restores_status)
+{
+	struct lt_status st;
+	int i;
+
+	for (i = 0; i < RELOAD_CYCLES; i++) {
+		ASSERT_EQ(0, unload_module()) TH_LOG("cycle %d", i);
+		ASSERT_EQ(0, load_module(self->ko)) TH_LOG("cycle %d", i);
+		ASSERT_EQ(0, lt_status_get(&st)) TH_LOG("cycle %d", i);
+		EXPECT_EQ(LOOSETRACE_GENL_VERSION, st.proto_version);
+	}
+}
+
+TEST_F(module, double_load_refused)
+{
+	EXPECT_EQ(-EEXIST, load_module(self->ko));
+	EXPECT_LT(0, lt_family_id());
+}
+
+/* A netlink socket kept open across the unload must not pin or break it. */
+TEST_F(module, unload_with_status_in_between)
+{
+	struct lt_status st;
+
+	ASSERT_EQ(0, lt_status_get(&st));
+	ASSERT_EQ(0, unload_module());
+	EXPECT_EQ(-ENOENT, lt_status_get(&st));
+	ASSERT_EQ(0, load_module(self->ko));
+	EXPECT_EQ(0, lt_status_get(&st));
+}
+
+TEST_HARNESS_MAIN

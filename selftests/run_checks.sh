@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: the host suites, then the VM suites on every targeted
+# kernel, then one summary line "N passed, N failed, N skipped" counting
+# TAP test cases (and the VM init's own checks) over all of them. Exits
+# non-zero if anything failed or nothing ran.
+#
+# Environment:
+#   KVERS        kernel releases to test (default: every kernel with an
+#                image in /boot and a built build/kmod/<release>/loosetrace.ko)
+#   VM_SUITES    only these VM suites (or suite/program), e.g. "engine"
+#   HOST_SUITES  host suites to run (default "codec"; "" for none)
+#   BUILD        build directory (default: <top>/build)
+#   and the VM_* knobs of selftests/vm/run-vm.sh
+set -uo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+export BUILD
+logs=$BUILD/check
+rm -rf "$logs"
+mkdir -p "$logs"
+
+HOST_SUITES=${HOST_SUITES-codec}
+if [ -z "${KVERS:-}" ]; then
+	KVERS=$(cd "$BUILD/kmod" 2>/dev/null && ls -d */loosetrace.ko 2>/dev/null |
+		sed 's|/loosetrace.ko$||')
+fi
+
+total_p=0 total_f=0 total_s=0
+summarize() { # <log> <label> [need_done]
+	local counts p f s
+
+	counts=$(awk -v label="$2" -v need_done="${3:-0}" \
+		-f "$TOP/selftests/vm/tap-count.awk" "$1" | tee "$1.summary")
+	grep '^FAIL ' "$1.summary" >> "$logs/failures"
+	read -r p f s < <(tail -n 1 "$1.summary")
+	echo "== $2: $p passed, $f failed, $s skipped"
+	total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
+}
+
+: > "$logs/failures"
+start=$(date +%s)
+
+for suite in $HOST_SUITES; do
+	[ -f "$TOP/selftests/$suite/Makefile" ] || continue
+	echo "== host suite $suite"
+	{
+		echo "LTVM-BEGIN host/$suite"
+		make --no-print-directory -C "$TOP/selftests/$suite" \
+			BUILD="$BUILD/selftests/$suite" \
+			KSFT="$BUILD/selftests/ksft" run 2>&1
+		echo "LTVM-END host/$suite rc=$?"
+	} | tee "$logs/host-$suite.log"
+	summarize "$logs/host-$suite.log" "host $suite"
+done
+
+for rel in $KVERS; do
+	log=$logs/vm-$rel.log
+	echo "== VM suites on $rel"
+	if [ ! -f "$BUILD/kmod/$rel/loosetrace.ko" ] || [ ! -r "/boot/vmlinuz-$rel" ]; then
+		echo "LTVM-CHECK not ok $rel: needs /boot/vmlinuz-$rel and build/kmod/$rel/loosetrace.ko" > "$log"
+		summarize "$log" "$rel"
+		continue
+	fi
+	t0=$(date +%s)
+	"$TOP/selftests/vm/run-vm.sh" "$rel" 2>&1 | tee "$log"
+	echo "== $rel: VM run took $(($(date +%s) - t0)) s"
+	summarize "$log" "$rel" 1
+done
+
+echo "== $(($(date +%s) - start)) s; logs in $logs"
+if [ -s "$logs/failures" ]; then
+	echo "== failures:"
+	sed 's/^FAIL /  /' "$logs/failures"
+fi
+echo "$total_p passed, $total_f failed, $total_s skipped"
+[ "$total_f" -eq 0 ] && [ $((total_p + total_s)) -gt 0 ]

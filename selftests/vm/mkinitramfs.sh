@@ -1,0 +1,113 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Builds the test VM's initramfs for one installed Debian kernel:
+#   mkinitramfs.sh <kernel release> <output .cpio.gz> [script [args...]]
+#
+# It holds busybox, the kernel's own kvm-amd module and what it depends on
+# (taken from the installed image, decompressed), loosetrace.ko built for
+# that kernel, the static binaries of build/tools/vmm and build/agent, and
+# the built test programs of every VM suite. With a script, the VM runs
+# that script instead of the suites.
+#
+# Environment:
+#   BUILD          build directory (default: <top>/build)
+#   VM_SUITES      suites (or suite/program) to include, space or comma
+#                  separated; default: every VM suite
+#   VM_EXTRA_BIN   more directories whose executables go to /bin
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+# Suites that run on the host, never in the VM.
+HOST_SUITES="codec"
+
+rel=${1:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
+out=${2:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
+shift 2
+
+kmods=/lib/modules/$rel/kernel
+ko=$BUILD/kmod/$rel/loosetrace.ko
+[ -d "$kmods" ] || { echo "no $kmods: install linux-image-$rel" >&2; exit 1; }
+[ -f "$ko" ] || { echo "no $ko: run make module" >&2; exit 1; }
+# busybox-static's binary: the initramfs holds no C library.
+busybox=/bin/busybox
+[ -x "$busybox" ] || { echo "no $busybox: apt-get install busybox-static" >&2; exit 1; }
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/loosetrace-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc,selftests,lib/modules/kvm,lib/loosetrace}
+cp "$busybox" "$root/bin/busybox"
+cp "$TOP/selftests/vm/init" "$root/init"
+chmod 755 "$root/init"
+
+# The module file of a name, as installed (.ko, or compressed).
+find_module() {
+	local name=$1 alt=${1//_/-}
+
+	find "$kmods" \( -name "$name.ko*" -o -name "$alt.ko*" \) -print -quit
+}
+
+# Copy a module and, first, everything it depends on; the load order is
+# appended to "order" so the VM loads each after its dependencies.
+copy_module() {
+	local name=${1//-/_} file dep
+
+	grep -qx "$name" "$root/lib/modules/kvm/order" 2>/dev/null && return 0
+	file=$(find_module "$1")
+	[ -n "$file" ] || { echo "module $1 not found under $kmods" >&2; exit 1; }
+	for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
+		copy_module "$dep"
+	done
+	case $file in
+	*.xz) xz -dc "$file" > "$root/lib/modules/kvm/$name.ko" ;;
+	*.zst) zstd -qdc "$file" > "$root/lib/modules/kvm/$name.ko" ;;
+	*.gz) gzip -dc "$file" > "$root/lib/modules/kvm/$name.ko" ;;
+	*) cp "$file" "$root/lib/modules/kvm/$name.ko" ;;
+	esac
+	echo "$name" >> "$root/lib/modules/kvm/order"
+}
+: > "$root/lib/modules/kvm/order"
+copy_module kvm_amd
+cp "$ko" "$root/lib/loosetrace/loosetrace.ko"
+
+# Static helper binaries for the tests: the test VMM, the agent, extras.
+for dir in "$BUILD/tools/vmm" "$BUILD/agent" ${VM_EXTRA_BIN:-}; do
+	[ -d "$dir" ] || continue
+	find "$dir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/bin/" \;
+done
+
+# Is suite/program $1/$2 selected by VM_SUITES?
+selected() {
+	local want
+
+	[ -z "${VM_SUITES:-}" ] && return 0
+	for want in ${VM_SUITES//,/ }; do
+		[ "$want" = "$1" ] || [ "$want" = "$1/$2" ] && return 0
+	done
+	return 1
+}
+
+if [ $# -gt 0 ]; then
+	cp "$1" "$root/run/script"
+	shift
+	printf '%s\n' "$@" > "$root/run/script.args"
+else
+	for mk in "$TOP"/selftests/*/Makefile; do
+		suite=$(basename "$(dirname "$mk")")
+		case " $HOST_SUITES " in *" $suite "*) continue ;; esac
+		for prog in "$BUILD/selftests/$suite"/*_test; do
+			[ -f "$prog" ] && [ -x "$prog" ] || continue
+			selected "$suite" "$(basename "$prog")" || continue
+			mkdir -p "$root/selftests/$suite"
+			cp "$prog" "$root/selftests/$suite/"
+		done
+		# kselftest's per-suite settings file (timeout=<seconds>).
+		if [ -d "$root/selftests/$suite" ] && [ -f "$TOP/selftests/$suite/settings" ]; then
+			cp "$TOP/selftests/$suite/settings" "$root/selftests/$suite/"
+		fi
+	done
+fi
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
+mv "$out.tmp" "$out"
