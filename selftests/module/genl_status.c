@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * STATUS_GET through libnl-genl-3: resolve the family by name, send the
- * request, parse the single reply, wait for the acknowledgement.
+ * request, parse the single reply, wait for the acknowledgment.
  */
 #include <errno.h>
 #include <string.h>
@@ -127,7 +127,7 @@ static int lt_request(uint8_t cmd, struct lt_status *st)
 	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_status, &req);
 	nl_socket_modify_cb(sk, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &req);
 	nl_socket_modify_err_cb(sk, NL_CB_CUSTOM, on_error, &req);
-	/* nl_send_auto() asks for an acknowledgement (NLM_F_ACK). */
+	/* nl_send_auto() asks for an acknowledgment (NLM_F_ACK). */
 	ret = nl_send_auto(sk, msg);
 	if (ret < 0) {
 		ret = -EIO;

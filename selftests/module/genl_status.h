@@ -30,7 +30,7 @@ int lt_status_get(struct lt_status *st);
 
 /*
  * Sends command @cmd with no attributes and waits for the kernel's
- * acknowledgement: 0 or the negative errno the kernel answered with.
+ * acknowledgment: 0 or the negative errno the kernel answered with.
  */
 int lt_send_cmd(uint8_t cmd);
 

@@ -19,6 +19,7 @@ FIXTURE(kvm)
 	int fd;
 };
 
+/* Linux 6.1's harness runs the body after a skipped setup: check fd. */
 FIXTURE_SETUP(kvm)
 {
 	self->fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -36,12 +37,18 @@ FIXTURE_TEARDOWN(kvm)
 
 TEST_F(kvm, api_version)
 {
+	if (self->fd < 0)
+		SKIP(return, "no /dev/kvm");
+
 	EXPECT_EQ(KVM_API_VERSION, ioctl(self->fd, KVM_GET_API_VERSION, 0));
 }
 
 TEST_F(kvm, create_vm_with_dirty_log)
 {
 	int vm;
+
+	if (self->fd < 0)
+		SKIP(return, "no /dev/kvm");
 
 	vm = ioctl(self->fd, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, vm) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
@@ -55,6 +62,9 @@ TEST_F(kvm, amd_nested_paging)
 {
 	char npt[8] = "";
 	FILE *f;
+
+	if (self->fd < 0)
+		SKIP(return, "no /dev/kvm");
 
 	f = fopen("/sys/module/kvm_amd/parameters/npt", "r");
 	if (!f)

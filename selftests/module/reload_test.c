@@ -48,13 +48,20 @@ FIXTURE(module)
 	const char *ko;
 };
 
+/*
+ * The kselftest harness of Linux 6.1 runs a test's body even when its
+ * setup skipped: each body checks self->ko first, so that nothing is
+ * unloaded then.
+ */
 FIXTURE_SETUP(module)
 {
-	self->ko = getenv("LOOSETRACE_KO");
-	if (!self->ko || access(self->ko, R_OK))
+	const char *ko = getenv("LOOSETRACE_KO");
+
+	if (!ko || access(ko, R_OK))
 		SKIP(return, "LOOSETRACE_KO does not name a readable module");
 	if (geteuid())
 		SKIP(return, "loading modules needs root");
+	self->ko = ko;
 	if (!module_loaded())
 		ASSERT_EQ(0, load_module(self->ko));
 }
@@ -68,6 +75,9 @@ FIXTURE_TEARDOWN(module)
 
 TEST_F(module, unload_removes_family)
 {
+	if (!self->ko)
+		SKIP(return, "no module to reload");
+
 	ASSERT_LT(0, lt_family_id());
 	ASSERT_EQ(0, unload_module());
 	EXPECT_FALSE(module_loaded());
@@ -79,6 +89,9 @@ TEST_F(module, reload_restores_status)
 	struct lt_status st;
 	int i;
 
+	if (!self->ko)
+		SKIP(return, "no module to reload");
+
 	for (i = 0; i < RELOAD_CYCLES; i++) {
 		ASSERT_EQ(0, unload_module()) TH_LOG("cycle %d", i);
 		ASSERT_EQ(0, load_module(self->ko)) TH_LOG("cycle %d", i);
@@ -89,6 +102,9 @@ TEST_F(module, reload_restores_status)
 
 TEST_F(module, double_load_refused)
 {
+	if (!self->ko)
+		SKIP(return, "no module to reload");
+
 	EXPECT_EQ(-EEXIST, load_module(self->ko));
 	EXPECT_LT(0, lt_family_id());
 }
@@ -97,6 +113,9 @@ TEST_F(module, double_load_refused)
 TEST_F(module, unload_with_status_in_between)
 {
 	struct lt_status st;
+
+	if (!self->ko)
+		SKIP(return, "no module to reload");
 
 	ASSERT_EQ(0, lt_status_get(&st));
 	ASSERT_EQ(0, unload_module());

@@ -89,9 +89,9 @@ selected() {
 }
 
 if [ $# -gt 0 ]; then
-	cp "$1" "$root/run/script"
+	cp "$1" "$root/script"
 	shift
-	printf '%s\n' "$@" > "$root/run/script.args"
+	printf '%s\n' "$@" > "$root/script.args"
 else
 	for mk in "$TOP"/selftests/*/Makefile; do
 		suite=$(basename "$(dirname "$mk")")

@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Installs, with apt, everything loosetrace needs on Debian 12 to build,
+# run the demo and run the tests. Run as root. The package list lives only
+# here: the README's commands and .ci/run both call this script.
+set -euo pipefail
+
+packages=(
+	# build: C toolchain, the module's kernel headers (both Debian 12
+	# kernel lines), libnl for the agent and the tests
+	build-essential pkg-config kmod
+	linux-headers-amd64 linux-headers-6.12-amd64
+	libnl-3-dev libnl-genl-3-dev libbpf-dev
+	# the test VM: QEMU, the kernel images it boots, its initramfs
+	qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64
+	busybox-static cpio xz-utils gzip iproute2
+	# kselftest headers and checkpatch.pl come from the kernel source
+	linux-source
+	# codec fuzzing and benchmark baselines
+	clang libclang-rt-14-dev libzstd-dev liblz4-dev libroaring-dev
+)
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps.sh: run as root (apt-get needs it)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${packages[@]}"
