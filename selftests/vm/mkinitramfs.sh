@@ -15,6 +15,7 @@
 #   VM_SUITES      suites (or suite/program) to include, space or comma
 #                  separated; default: every VM suite
 #   VM_EXTRA_BIN   more directories whose executables go to /bin
+#   VM_SCRIPT_TIMEOUT  seconds the script may run (default 1500)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -92,6 +93,7 @@ if [ $# -gt 0 ]; then
 	cp "$1" "$root/script"
 	shift
 	printf '%s\n' "$@" > "$root/script.args"
+	echo "${VM_SCRIPT_TIMEOUT:-1500}" > "$root/script.timeout"
 else
 	for mk in "$TOP"/selftests/*/Makefile; do
 		suite=$(basename "$(dirname "$mk")")

@@ -17,13 +17,25 @@ function fail(what) {
 	printf "FAIL %s%s\n", label ? label ": " : "", what
 }
 
+# How a program ended, from its exit status (busybox timeout sends TERM,
+# then KILL).
+function how(rc) {
+	if (rc == 143)
+		return "killed by its timeout"
+	if (rc == 137)
+		return "killed by SIGKILL (timeout or out of memory)"
+	if (rc > 128)
+		return "killed by signal " (rc - 128)
+	return "exited with status " rc
+}
+
 function finish(rc,   missing) {
 	missing = planned - cases
 	if (missing > 0)
-		fail(prog ": " missing " planned case(s) never reported")
-	if (rc != 0 && rc != 4 && prog_failed == 0 && missing <= 0)
-		fail(prog ": exited with status " rc)
-	if (planned == 0 && cases == 0 && rc == 0)
+		fail(prog ": " missing " planned case(s) never reported, " how(rc))
+	else if (rc != 0 && rc != 4 && prog_failed == 0)
+		fail(prog ": " how(rc))
+	else if (planned == 0 && cases == 0)
 		fail(prog ": printed no TAP results")
 	prog = ""
 }
