@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * agentctl migrate --vm PID --to HOST:PORT --vmm SOCKET: the main job.
+ * On a terminal, one progress line per pre-copy round; at the end a
+ * summary (human or JSON).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentctl.h"
+#include "print.h"
+
+static const char *phase_name(uint32_t phase)
+{
+	switch (phase) {
+	case MIG_CONNECT:	return "connect";
+	case MIG_PRECOPY:	return "pre-copy";
+	case MIG_SWITCHOVER:	return "switchover";
+	default:		return "done";
+	}
+}
+
+static void show_progress(const struct ctl_reply *rep, void *arg)
+{
+	const struct ctl_migrate *m = &rep->u.migrate;
+
+	fprintf(stderr,
+		"\r\033[Kround %u  dirty %llu pages  sent %llu pages / %.1f MiB  %.1f MiB/s  dirty rate %llu pages/s  eta %.1f s",
+		m->round, (unsigned long long)m->dirty_pages,
+		(unsigned long long)m->pages_sent, m->bytes_sent / 1048576.0,
+		m->rate_bps / 1048576.0, (unsigned long long)m->dirty_rate,
+		m->eta_ms / 1000.0);
+	fflush(stderr);
+}
+
+static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
+		    int ok)
+{
+	const struct ctl_migrate *m = &rep->u.migrate;
+
+	pr_init(opt_json);
+	pr_open(NULL);
+	pr_str("result", ok ? "migrated" : "failed");
+	if (!ok)
+		pr_str("error", rep->msg);
+	pr_u64("pid", req->vm_pid);
+	pr_str("to", req->target);
+	pr_str("mode", ipc_mode_name(m->mode));
+	pr_str("phase_reached", phase_name(m->phase));
+	pr_u64("vcpus", m->vcpus);
+	pr_u64("guest_pages", m->guest_pages);
+	pr_u64("rounds", m->round);
+	pr_str("precopy_stop", m->stop_reason);
+	pr_u64("pages_sent", m->pages_sent);
+	pr_u64("zero_pages", m->zero_pages);
+	pr_u64("bytes_sent", m->bytes_sent);
+	pr_u64("bitmap_raw_bytes", m->bitmap_raw_bytes);
+	pr_u64("bitmap_compacted_bytes", m->bitmap_compact_bytes);
+	pr_u64("final_dirty_pages", m->final_dirty_pages);
+	pr_u64("state_bytes", m->state_bytes);
+	pr_u64("switchover_ms", m->switchover_ms);
+	pr_u64("total_ms", m->elapsed_ms);
+	pr_bool("memory_identical", ok);
+	pr_open("trace");
+	pr_float("install_ms", m->trace_install_ns / 1e6, "ms");
+	pr_u64("epochs", m->epochs);
+	pr_float("flush_median_us", m->flush_ns_median / 1e3, "us");
+	pr_float("flush_max_us", m->flush_ns_max / 1e3, "us");
+	pr_u64("deadline_kicks", m->deadline_kicks);
+	pr_u64("sync_flushes", m->sync_flushes);
+	pr_close();
+	if (m->dest_message[0])
+		pr_str("destination", m->dest_message);
+	pr_close();
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, 'v' },
+		{ "to", required_argument, NULL, 't' },
+		{ "vmm", required_argument, NULL, 'c' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "downtime-ms", required_argument, NULL, 'd' },
+		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "bandwidth-mbps", required_argument, NULL, 'b' },
+		{ "deadline-us", required_argument, NULL, 'D' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct subcmd *c = subcmd_find("migrate");
+	struct ctl_req req = { .op = CTL_MIGRATE };
+	struct ctl_reply rep = { 0 };
+	int o, rc, tty;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "v:t:c:m:d:r:b:D:", opts,
+				NULL)) != -1) {
+		switch (o) {
+		case 'v':
+			rc = parse_u32("--vm", optarg, &req.vm_pid);
+			break;
+		case 't':
+			rc = snprintf(req.target, sizeof(req.target), "%s",
+				      optarg) >= (int)sizeof(req.target);
+			break;
+		case 'c':
+			rc = snprintf(req.vmm_sock, sizeof(req.vmm_sock), "%s",
+				      optarg) >= (int)sizeof(req.vmm_sock);
+			break;
+		case 'm':
+			rc = parse_mode(optarg, &req.mode);
+			break;
+		case 'd':
+			rc = parse_u32("--downtime-ms", optarg, &req.downtime_ms);
+			break;
+		case 'r':
+			rc = parse_u32("--max-rounds", optarg, &req.max_rounds);
+			break;
+		case 'b':
+			rc = parse_u32("--bandwidth-mbps", optarg,
+				       &req.bandwidth_mbps);
+			break;
+		case 'D':
+			rc = parse_u32("--deadline-us", optarg, &req.deadline_us);
+			break;
+		default:
+			return usage_error(c, "unknown option");
+		}
+		if (rc)
+			return usage_error(c, "bad value for an option");
+	}
+	if (!req.vm_pid || !req.target[0] || !req.vmm_sock[0] ||
+	    optind != argc)
+		return usage_error(c, "--vm, --to and --vmm are required");
+	tty = isatty(STDERR_FILENO);
+	if (tty)
+		req.flags |= CTL_MIG_PROGRESS;
+	rc = ctl_call(&req, &rep, tty ? show_progress : NULL, NULL);
+	if (tty)
+		fputc('\n', stderr);
+	if (rc == EXIT_OK || (rc == EXIT_FAIL && rep.magic == CTL_MAGIC))
+		summary(&rep, &req, rc == EXIT_OK);
+	return rc;
+}

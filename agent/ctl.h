@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * agentctl <-> loosetrace-agent: fixed-size request and reply structs on
+ * a local SOCK_SEQPACKET Unix socket (one struct per packet). Both ends
+ * are built from this tree, so the structs are the protocol; magic and
+ * version catch a stale binary on the other end. Only root may connect:
+ * the socket is 0600 and the daemon checks SO_PEERCRED.
+ */
+#ifndef LT_AGENT_CTL_H
+#define LT_AGENT_CTL_H
+
+#include <stdint.h>
+
+#include "ipc.h"
+
+#define CTL_MAGIC		0x4c544331U	/* "1CTL" */
+#define CTL_VERSION		1
+#define CTL_SOCKET_PATH		"/run/loosetrace/agent.sock"
+#define CTL_TARGET_LEN		128
+#define CTL_PATH_LEN		108
+#define CTL_MSG_LEN		256
+#define CTL_MAX_VMS		16
+
+enum ctl_op {
+	CTL_STATUS = 1,
+	CTL_ATTACH,
+	CTL_DETACH,
+	CTL_TRACE_START,
+	CTL_TRACE_STOP,
+	CTL_HARVEST,
+	CTL_STATS,
+	CTL_MIGRATE,
+};
+
+/* migrate flags */
+#define CTL_MIG_SYNC		0x1	/* trace in sync mode */
+#define CTL_MIG_PROGRESS	0x2	/* stream progress replies */
+
+struct ctl_req {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t op;
+	uint32_t vm_pid;		/* the VMM process */
+	uint32_t mode;			/* enum loosetrace_mode */
+	uint32_t deadline_us;
+	uint32_t downtime_ms;		/* migrate: downtime target */
+	uint32_t max_rounds;		/* migrate: pre-copy round limit */
+	uint32_t flags;
+	uint32_t bandwidth_mbps;	/* migrate: assumed link speed, 0 measured */
+	char target[CTL_TARGET_LEN];	/* migrate: HOST:PORT */
+	char vmm_sock[CTL_PATH_LEN];	/* migrate: the VMM's control socket */
+};
+
+/* What the daemon knows about one VM it has attached. */
+struct ctl_vm {
+	uint32_t pid;
+	uint32_t vm_id;
+	uint32_t trace_state;
+	uint32_t mode;
+	uint32_t vcpus;
+	uint32_t nslots;
+	uint64_t pages;
+	uint64_t epoch;
+	uint64_t epoch_done;
+	uint32_t migrating;
+	uint32_t pad;
+};
+
+struct ctl_status {
+	struct ipc_status module;
+	uint32_t nvms;
+	uint32_t peer_port;
+	uint32_t migrations_in;		/* served as destination */
+	uint32_t migrations_out;
+	struct ctl_vm vms[CTL_MAX_VMS];
+};
+
+struct ctl_harvest {
+	uint64_t epoch;
+	uint64_t pages;
+	uint64_t dirty;
+	uint64_t runs;			/* runs of consecutive dirty pages */
+	uint64_t compact_bytes;
+	uint64_t raw_bytes;
+	uint64_t harvest_ns;		/* HARVEST dump round trip */
+	uint64_t install_ns;		/* until the epoch completed */
+	uint32_t nslots;
+	uint32_t pad;
+};
+
+enum mig_phase {
+	MIG_CONNECT,
+	MIG_PRECOPY,
+	MIG_SWITCHOVER,
+	MIG_DONE,
+};
+
+/* Progress of a migration and, in the final reply, its summary. */
+struct ctl_migrate {
+	uint32_t phase;			/* enum mig_phase */
+	uint32_t round;
+	uint32_t mode;
+	uint32_t vcpus;
+	uint64_t guest_pages;
+	uint64_t dirty_pages;		/* this round */
+	uint64_t dirty_rate;		/* pages per second, this round */
+	uint64_t pages_sent;		/* total */
+	uint64_t zero_pages;		/* of which sent as zero runs */
+	uint64_t bytes_sent;		/* on the wire, all frames */
+	uint64_t bitmap_compact_bytes;	/* total */
+	uint64_t bitmap_raw_bytes;
+	uint64_t rate_bps;		/* measured send rate, bytes/s */
+	uint64_t eta_ms;		/* estimate to switchover */
+	uint64_t elapsed_ms;
+	uint64_t final_dirty_pages;
+	uint64_t switchover_ms;		/* pause to destination resumed */
+	uint64_t state_bytes;
+	uint64_t trace_install_ns;	/* module figures */
+	uint64_t flush_ns_median;
+	uint64_t flush_ns_max;
+	uint64_t deadline_kicks;
+	uint64_t sync_flushes;
+	uint64_t epochs;
+	char stop_reason[64];		/* why pre-copy ended */
+	char dest_message[CTL_MSG_LEN];
+};
+
+enum ctl_reply_kind {
+	CTL_R_FINAL = 1,
+	CTL_R_PROGRESS,
+};
+
+struct ctl_reply {
+	uint32_t magic;
+	uint32_t kind;			/* enum ctl_reply_kind */
+	int32_t err;			/* 0 or -errno */
+	uint32_t vm_id;
+	char msg[CTL_MSG_LEN];		/* reason when err != 0 */
+	union {
+		struct ctl_status status;
+		struct ctl_harvest harvest;
+		struct ipc_stats stats;
+		struct ctl_migrate migrate;
+	} u;
+};
+
+#endif /* LT_AGENT_CTL_H */

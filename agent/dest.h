@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Destination side of a migration over one accepted peer connection. */
+#ifndef LT_AGENT_DEST_H
+#define LT_AGENT_DEST_H
+
+#include "dest_session.h"
+
+struct dest_result {
+	struct dest_stats stats;
+	uint64_t bytes_rx;
+	char why[WIRE_REASON_MAX + 1];
+};
+
+/*
+ * Serves one migration on the connected socket @fd into the incoming VMM
+ * whose control socket is @vmm_sock. Returns 0 once the guest resumed,
+ * else -errno with res->why; the VMM is then left waiting as it was.
+ */
+int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
+	       struct dest_result *res);
+
+#endif /* LT_AGENT_DEST_H */

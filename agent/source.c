@@ -1,0 +1,717 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Source side of a migration. Each pre-copy round: HARVEST (the module
+ * takes the dirty bits and re-arms the traces), wait until that epoch is
+ * complete, and only then read the round's dirty pages from the guest
+ * memory and send the compacted bitmap and the pages. Before the epoch is
+ * complete a vCPU may still write through a stale TLB entry without the
+ * write being logged, so reading earlier could send a page that changes
+ * again unseen: the contract of <linux/loosetrace.h>.
+ *
+ * Pre-copy stops when the pages left fit the downtime target at the
+ * measured send rate, when the dirty set stops shrinking, or after
+ * max_rounds. Switchover: pause the VMM, a final harvest and round, the
+ * VMM's state blob, RESUME; the destination answers DONE once its guest
+ * runs. Any failure on the way stops the trace, detaches and lets the
+ * source VM run on.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "bitmap.h"
+#include "guestmem.h"
+#include "source.h"
+#include "vmfd.h"
+#include "vmmhook.h"
+#include "wire.h"
+
+#define EPOCH_TIMEOUT_MS	10000
+#define ACK_TIMEOUT_MS		60000
+#define DONE_TIMEOUT_MS		60000
+#define DEFAULT_MAX_ROUNDS	30
+#define DEFAULT_DOWNTIME_MS	300
+#define CHECK_EVERY_FRAMES	64
+
+struct mig {
+	const struct ctl_req *req;
+	source_progress_fn progress;
+	void *progress_arg;
+	struct ipc ipc;
+	int ipc_open;
+	uint32_t vm_id;
+	int pidfd;
+	int tracing;
+	int paused;
+	struct ipc_vm vm;
+	uint8_t *mem[IPC_MAX_SLOTS];
+	uint64_t *dirty[IPC_MAX_SLOTS];
+	struct wire_conn conn;
+	int conn_open;
+	uint64_t caps;
+	uint64_t t_start;
+	uint64_t frames;
+	struct ctl_migrate *st;
+	char *why;
+	size_t why_len;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int fail(struct mig *m, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct mig *m, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* keep the first, innermost reason */
+	if (m->why[0])
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(m->why, m->why_len, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static int ipc_fail(struct mig *m, int err, const char *what)
+{
+	return fail(m, err, "%s: %s%s%s", what, strerror(-err),
+		    m->ipc.err_msg[0] ? ": " : "", m->ipc.err_msg);
+}
+
+static int peer_connect(struct mig *m)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	char host[CTL_TARGET_LEN], *port;
+	unsigned char buf[sizeof(struct in6_addr)];
+	struct addrinfo *res, *ai;
+	int fd = -1, err, one = 1;
+
+	snprintf(host, sizeof(host), "%s", m->req->target);
+	port = strrchr(host, ':');
+	if (!port || port == host || !port[1])
+		return fail(m, -EINVAL, "target \"%s\" is not HOST:PORT",
+			    m->req->target);
+	*port++ = '\0';
+	if (host[0] == '[' && port[-2] == ']') {
+		port[-2] = '\0';
+		memmove(host, host + 1, strlen(host));
+	}
+	/* numeric addresses need no resolver (static builds have none) */
+	hints.ai_flags = AI_NUMERICSERV;
+	if (inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1)
+		hints.ai_flags |= AI_NUMERICHOST;
+	err = getaddrinfo(host, port, &hints, &res);
+	if (err)
+		return fail(m, -EHOSTUNREACH, "cannot resolve %s: %s", host,
+			    gai_strerror(err));
+	err = -ECONNREFUSED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+			break;
+		err = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return fail(m, err, "cannot connect to %s: %s", m->req->target,
+			    strerror(-err));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	err = wire_conn_init(&m->conn, fd, ACK_TIMEOUT_MS);
+	if (err) {
+		close(fd);
+		return fail(m, err, "out of memory");
+	}
+	m->conn_open = 1;
+	return 0;
+}
+
+/* Receives a frame of @type; ERROR or anything else is a failure. */
+static int expect(struct mig *m, uint8_t type, struct wire_hdr *h)
+{
+	struct wire_error e;
+	int err;
+
+	err = wire_recv(&m->conn, h);
+	if (err == -ECONNRESET)
+		return fail(m, err, "destination closed the connection");
+	if (err)
+		return fail(m, err, "waiting for %s from the destination: %s",
+			    wire_type_name(type), strerror(-err));
+	if (h->type == WIRE_ERROR) {
+		if (wire_get_error(m->conn.buf, h->len, &e))
+			return fail(m, -EBADMSG, "malformed ERROR from the destination");
+		return fail(m, -e.code, "destination refused: %s", e.reason);
+	}
+	if (h->type != type)
+		return fail(m, -EPROTO, "destination sent %s, expected %s",
+			    wire_type_name(h->type), wire_type_name(type));
+	return 0;
+}
+
+/*
+ * Between frames: has the VMM died, the module dropped the VM, or the
+ * destination sent an ERROR? Checked every few frames, not per page.
+ */
+static int check_alive(struct mig *m)
+{
+	struct pollfd pfd = { .fd = m->conn.fd, .events = POLLIN };
+	struct ipc_event ev;
+	struct wire_hdr h;
+
+	if (vmfd_exited(m->pidfd))
+		return fail(m, -ESRCH, "the VMM (pid %u) exited", m->req->vm_pid);
+	while (ipc_event_read(&m->ipc, &ev) > 0)
+		if (ev.type == IPC_EVENT_VM_DETACHED && ev.vm_id == m->vm_id)
+			return fail(m, -ENODEV, "the module detached the VM: %s",
+				    ipc_detach_reason_name(ev.detach_reason));
+	if (poll(&pfd, 1, 0) > 0)
+		return expect(m, 0, &h) ?: fail(m, -EPROTO, "unexpected frame");
+	return 0;
+}
+
+static int send_frame(struct mig *m, uint8_t type, uint16_t flags,
+		      const void *head, uint32_t head_len,
+		      const void *tail, uint32_t tail_len)
+{
+	int err;
+
+	if (++m->frames % CHECK_EVERY_FRAMES == 0) {
+		err = check_alive(m);
+		if (err)
+			return err;
+	}
+	err = wire_send(&m->conn, type, flags, head, head_len, tail, tail_len);
+	if (err == -ECONNRESET || err == -EPIPE)
+		return fail(m, err, "connection to the destination lost");
+	if (err)
+		return fail(m, err, "sending %s: %s", wire_type_name(type),
+			    strerror(-err));
+	return 0;
+}
+
+static int handshake(struct mig *m)
+{
+	struct wire_hello hello = {
+		.proto_min = WIRE_PROTO_MIN,
+		.proto_max = WIRE_PROTO_MAX,
+		.caps = WIRE_CAPS_SUPPORTED,
+	};
+	uint8_t buf[16 + WIRE_MAX_SLOTS * 16];
+	struct wire_layout l = { 0 };
+	struct wire_welcome w;
+	struct wire_hdr h;
+	uint32_t i;
+	int err;
+
+	snprintf(hello.software, sizeof(hello.software),
+		 "loosetrace-agent %s", LT_VERSION);
+	err = send_frame(m, WIRE_HELLO, 0, buf, wire_put_hello(buf, &hello),
+			 NULL, 0);
+	if (!err)
+		err = expect(m, WIRE_WELCOME, &h);
+	if (err)
+		return err;
+	if (wire_get_welcome(m->conn.buf, h.len, &w) ||
+	    w.proto < WIRE_PROTO_MIN || w.proto > WIRE_PROTO_MAX)
+		return fail(m, -EPROTO, "destination chose an unknown protocol version");
+	m->caps = w.caps & WIRE_CAPS_SUPPORTED;
+
+	l.page_size = WIRE_PAGE_SIZE;
+	l.vcpus = m->vm.vcpus;
+	l.mode = m->req->mode;
+	l.nslots = m->vm.nslots;
+	for (i = 0; i < m->vm.nslots; i++) {
+		l.slots[i].base_gfn = m->vm.slots[i].base_gfn;
+		l.slots[i].npages = m->vm.slots[i].npages;
+	}
+	err = send_frame(m, WIRE_LAYOUT, 0, buf, wire_put_layout(buf, &l),
+			 NULL, 0);
+	return err ?: expect(m, WIRE_LAYOUT_OK, &h);
+}
+
+/* Where the harvest's slot is in our layout, or -1. */
+static int slot_index(struct mig *m, const struct ipc_harvest_slot *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->vm.nslots; i++)
+		if (m->vm.slots[i].base_gfn == s->base_gfn &&
+		    m->vm.slots[i].npages == s->npages)
+			return i;
+	return -1;
+}
+
+static int send_bitmap(struct mig *m, uint32_t slot, const uint8_t *bm,
+		       uint64_t size)
+{
+	struct wire_chunk c = { .slot = slot, .total = size };
+	uint8_t hdr[32];
+	uint32_t len;
+	int err;
+
+	do {
+		len = size - c.offset < WIRE_CHUNK ? size - c.offset : WIRE_CHUNK;
+		err = send_frame(m, WIRE_BITMAP, 0, hdr,
+				 wire_put_chunk_hdr(hdr, WIRE_BITMAP, &c),
+				 bm + c.offset, len);
+		if (err)
+			return err;
+		c.offset += len;
+	} while (c.offset < size);
+	m->st->bitmap_compact_bytes += size;
+	m->st->bitmap_raw_bytes += bm_words(m->vm.slots[slot].npages) * 8;
+	return 0;
+}
+
+/* Sends pages [first, first + count) of @slot, zero runs without data. */
+static int send_run(struct mig *m, uint32_t slot, uint64_t first,
+		    uint64_t count)
+{
+	const uint8_t *mem = m->mem[slot];
+	struct wire_pages p = { .slot = slot };
+	uint8_t hdr[16];
+	uint64_t i, n;
+	int zero, err;
+
+	for (i = first; i < first + count; i += n) {
+		zero = (m->caps & WIRE_CAP_ZERO_PAGES) &&
+		       guestmem_page_is_zero(mem + i * WIRE_PAGE_SIZE);
+		for (n = 1; i + n < first + count && n < WIRE_MAX_PAGES; n++)
+			if (!!(m->caps & WIRE_CAP_ZERO_PAGES) &&
+			    guestmem_page_is_zero(mem + (i + n) * WIRE_PAGE_SIZE) != zero)
+				break;
+		p.gfn = m->vm.slots[slot].base_gfn + i;
+		p.count = n;
+		err = send_frame(m, WIRE_PAGES, zero ? WIRE_F_ZERO : 0, hdr,
+				 wire_put_pages_hdr(hdr, &p),
+				 zero ? NULL : mem + i * WIRE_PAGE_SIZE,
+				 zero ? 0 : n * WIRE_PAGE_SIZE);
+		if (err)
+			return err;
+		m->st->pages_sent += n;
+		if (zero)
+			m->st->zero_pages += n;
+	}
+	return 0;
+}
+
+static int send_pages(struct mig *m, uint32_t slot)
+{
+	uint64_t npages = m->vm.slots[slot].npages, i, j;
+	const uint64_t *d = m->dirty[slot];
+	int err;
+
+	for (i = bm_next(d, npages, 0); i < npages; i = bm_next(d, npages, j)) {
+		for (j = i + 1; j < npages && bm_test(d, j); j++)
+			;
+		err = send_run(m, slot, i, j - i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * One round: harvest, wait for the epoch, then bitmap and pages.
+ * Returns the number of dirty pages sent, or -errno.
+ */
+static int64_t do_round(struct mig *m, uint32_t round, int final)
+{
+	struct wire_round r = { .round = round };
+	struct wire_round_end re = { .round = round };
+	uint8_t *encoded[IPC_MAX_SLOTS] = { NULL };
+	uint64_t size[IPC_MAX_SLOTS] = { 0 };
+	struct ipc_harvest h;
+	uint8_t buf[32];
+	struct wire_hdr hdr;
+	uint64_t dirty = 0;
+	uint32_t i;
+	int err, idx;
+	long n;
+
+	err = ipc_harvest(&m->ipc, m->vm_id, 0, 0, &h);
+	if (err)
+		return ipc_fail(m, err, "harvest");
+	/* the contract: no page of this round is read before its epoch */
+	err = ipc_epoch_wait(&m->ipc, m->vm_id, h.epoch, EPOCH_TIMEOUT_MS, NULL);
+	if (err) {
+		ipc_harvest_free(&h);
+		if (err == -ENODEV)
+			return fail(m, err, "the module detached the VM");
+		return ipc_fail(m, err, "waiting for the harvest's epoch");
+	}
+	m->st->epochs = h.epoch;
+	for (i = 0; i < m->vm.nslots; i++)
+		memset(m->dirty[i], 0, bm_words(m->vm.slots[i].npages) * 8);
+	for (i = 0; i < h.nslots; i++) {
+		idx = slot_index(m, &h.slots[i]);
+		if (idx < 0 || encoded[idx]) {
+			err = fail(m, -EBADMSG, "harvest names an unknown memslot");
+			goto out;
+		}
+		if (bm_decode(h.slots[i].data, h.slots[i].size,
+			      h.slots[i].npages, m->dirty[idx])) {
+			err = fail(m, -EBADMSG, "the module's bitmap does not decode");
+			goto out;
+		}
+		/* forward the module's encoding as it is */
+		encoded[idx] = h.slots[i].data;
+		size[idx] = h.slots[i].size;
+		h.slots[i].data = NULL;
+		dirty += bm_count(m->dirty[idx], m->vm.slots[idx].npages);
+	}
+	for (i = 0; i < m->vm.nslots; i++) {
+		if (encoded[i])
+			continue;
+		/* a slot the harvest left out has no dirty page */
+		n = bm_encode(m->dirty[i], m->vm.slots[i].npages, &encoded[i]);
+		if (n < 0) {
+			err = fail(m, (int)n, "encoding an empty bitmap");
+			goto out;
+		}
+		size[i] = n;
+	}
+
+	r.epoch = h.epoch;
+	err = send_frame(m, WIRE_ROUND, final ? WIRE_F_FINAL : 0, buf,
+			 wire_put_round(buf, &r), NULL, 0);
+	for (i = 0; !err && i < m->vm.nslots; i++)
+		err = send_bitmap(m, i, encoded[i], size[i]);
+	for (i = 0; !err && i < m->vm.nslots; i++)
+		err = send_pages(m, i);
+	re.pages = dirty;
+	if (!err)
+		err = send_frame(m, WIRE_ROUND_END, 0, buf,
+				 wire_put_round_end(buf, &re), NULL, 0);
+	if (!err)
+		err = expect(m, WIRE_ROUND_ACK, &hdr);
+out:
+	for (i = 0; i < IPC_MAX_SLOTS; i++)
+		free(encoded[i]);
+	ipc_harvest_free(&h);
+	return err ? err : (int64_t)dirty;
+}
+
+static void report(struct mig *m)
+{
+	m->st->bytes_sent = m->conn.bytes_tx;
+	m->st->elapsed_ms = (now_ns() - m->t_start) / 1000000;
+	if (m->progress)
+		m->progress(m->progress_arg, m->st);
+}
+
+static int setup(struct mig *m)
+{
+	struct vmmhook_status vs;
+	char why[256];
+	uint32_t i;
+	int vmfd, fdnum, err;
+
+	m->pidfd = vmfd_pidfd_open(m->req->vm_pid);
+	if (m->pidfd < 0)
+		return fail(m, m->pidfd, "no process %u: %s", m->req->vm_pid,
+			    strerror(-m->pidfd));
+	err = vmmhook_status(m->req->vmm_sock, &vs, why, sizeof(why));
+	if (err)
+		return fail(m, err, "VMM control socket %s: %s",
+			    m->req->vmm_sock, why);
+	if (vs.pid && vs.pid != (pid_t)m->req->vm_pid)
+		return fail(m, -EINVAL, "VMM control socket %s belongs to pid %d, not %u",
+			    m->req->vmm_sock, (int)vs.pid, m->req->vm_pid);
+	fdnum = vs.vm_fd >= 0 ? vs.vm_fd : vmfd_find(m->req->vm_pid, why,
+						      sizeof(why));
+	if (fdnum < 0)
+		return fail(m, fdnum, "%s", why);
+	vmfd = vmfd_get(m->pidfd, fdnum, why, sizeof(why));
+	if (vmfd < 0)
+		return fail(m, vmfd, "%s", why);
+
+	err = ipc_open(&m->ipc);
+	if (err) {
+		close(vmfd);
+		return fail(m, err, "%s", m->ipc.err_msg);
+	}
+	m->ipc_open = 1;
+	err = ipc_events_subscribe(&m->ipc);
+	if (!err)
+		err = ipc_attach(&m->ipc, vmfd, &m->vm_id);
+	close(vmfd);	/* the module holds its own reference */
+	if (err)
+		return ipc_fail(m, err, "attach");
+	err = ipc_vm_get(&m->ipc, m->vm_id, &m->vm);
+	if (err)
+		return ipc_fail(m, err, "reading the VM's memslots");
+	if (!m->vm.nslots)
+		return fail(m, -EINVAL, "the VM has no memory");
+	m->st->vcpus = m->vm.vcpus;
+	m->st->mode = m->req->mode;
+	for (i = 0; i < m->vm.nslots; i++) {
+		struct ipc_memslot *s = &m->vm.slots[i];
+
+		err = guestmem_map_pid(m->req->vm_pid, s->userspace_addr,
+				       s->npages * WIRE_PAGE_SIZE, 0,
+				       (void **)&m->mem[i], why, sizeof(why));
+		if (err)
+			return fail(m, err, "%s", why);
+		m->dirty[i] = calloc(bm_words(s->npages), 8);
+		if (!m->dirty[i])
+			return fail(m, -ENOMEM, "out of memory");
+		m->st->guest_pages += s->npages;
+	}
+	return 0;
+}
+
+static void teardown(struct mig *m)
+{
+	struct ipc_stats s;
+	uint32_t i;
+	char why[256];
+
+	if (m->paused && vmmhook_resume(m->req->vmm_sock, why, sizeof(why)))
+		fprintf(stderr, "loosetrace-agent: resuming the source VM failed: %s\n",
+			why);
+	if (m->tracing) {
+		if (!ipc_stats(&m->ipc, m->vm_id, &s)) {
+			m->st->trace_install_ns =
+				s.v[LOOSETRACE_STAT_TRACE_INSTALL_NS];
+			m->st->flush_ns_median =
+				s.v[LOOSETRACE_STAT_FLUSH_NS_MEDIAN];
+			m->st->flush_ns_max = s.v[LOOSETRACE_STAT_FLUSH_NS_MAX];
+			m->st->deadline_kicks =
+				s.v[LOOSETRACE_STAT_DEADLINE_KICKS];
+			m->st->sync_flushes = s.v[LOOSETRACE_STAT_SYNC_FLUSHES];
+			m->st->epochs = s.v[LOOSETRACE_STAT_EPOCHS];
+		}
+		ipc_trace_stop(&m->ipc, m->vm_id);
+	}
+	if (m->vm_id)
+		ipc_detach(&m->ipc, m->vm_id);
+	if (m->ipc_open)
+		ipc_close(&m->ipc);
+	if (m->conn_open) {
+		close(m->conn.fd);
+		wire_conn_free(&m->conn);
+	}
+	for (i = 0; i < IPC_MAX_SLOTS; i++) {
+		if (m->mem[i])
+			guestmem_unmap(m->mem[i],
+				       m->vm.slots[i].npages * WIRE_PAGE_SIZE);
+		free(m->dirty[i]);
+	}
+	if (m->pidfd >= 0)
+		close(m->pidfd);
+}
+
+static int precopy(struct mig *m)
+{
+	uint32_t max_rounds = m->req->max_rounds ?: DEFAULT_MAX_ROUNDS;
+	uint32_t downtime = m->req->downtime_ms ?: DEFAULT_DOWNTIME_MS;
+	uint64_t prev = UINT64_MAX, t0, t_prev = now_ns(), tx0, dt;
+	uint32_t round, flat = 0;
+	int64_t dirty;
+
+	m->st->phase = MIG_PRECOPY;
+	for (round = 1; ; round++) {
+		t0 = now_ns();
+		tx0 = m->conn.bytes_tx;
+		dirty = do_round(m, round, 0);
+		if (dirty < 0)
+			return dirty;
+		dt = now_ns() - t0;
+		m->st->round = round;
+		m->st->dirty_pages = dirty;
+		/* pages dirtied per second since the previous harvest */
+		m->st->dirty_rate = round == 1 ? 0 :
+			dirty * 1000000000ULL / ((t0 - t_prev) ?: 1);
+		t_prev = t0;
+		if (m->req->bandwidth_mbps)
+			m->st->rate_bps = m->req->bandwidth_mbps * 125000ULL;
+		else if (dirty)
+			m->st->rate_bps = (m->conn.bytes_tx - tx0) *
+					  1000000000ULL / (dt ?: 1);
+		/* the next round sends about what was dirtied meanwhile */
+		m->st->eta_ms = m->st->rate_bps ?
+			m->st->dirty_rate * dt / 1000000000ULL *
+			WIRE_PAGE_SIZE * 1000 / m->st->rate_bps : 0;
+		report(m);
+
+		if (round >= 2 && (uint64_t)dirty * WIRE_PAGE_SIZE * 1000 <=
+		    (uint64_t)downtime * m->st->rate_bps) {
+			snprintf(m->st->stop_reason, sizeof(m->st->stop_reason),
+				 "fits the %u ms downtime target", downtime);
+			return 0;
+		}
+		flat = round >= 2 && (uint64_t)dirty >= prev ? flat + 1 : 0;
+		if (flat >= 2) {
+			snprintf(m->st->stop_reason, sizeof(m->st->stop_reason),
+				 "dirty set stopped shrinking");
+			return 0;
+		}
+		if (round >= max_rounds) {
+			snprintf(m->st->stop_reason, sizeof(m->st->stop_reason),
+				 "round limit %u", max_rounds);
+			return 0;
+		}
+		prev = dirty;
+	}
+}
+
+static int send_state(struct mig *m, const uint8_t *blob, size_t len)
+{
+	struct wire_chunk c = { .total = len };
+	uint8_t hdr[32];
+	uint32_t n;
+	int err;
+
+	do {
+		n = len - c.offset < WIRE_CHUNK ? len - c.offset : WIRE_CHUNK;
+		err = send_frame(m, WIRE_STATE, 0, hdr,
+				 wire_put_chunk_hdr(hdr, WIRE_STATE, &c),
+				 blob + c.offset, n);
+		if (err)
+			return err;
+		c.offset += n;
+	} while (c.offset < len);
+	m->st->state_bytes = len;
+	return 0;
+}
+
+static uint64_t source_digest(struct mig *m)
+{
+	uint64_t d = 0;
+	uint32_t i;
+
+	/* same fold as the destination: one digest over the slots */
+	for (i = 0; i < m->vm.nslots; i++)
+		d ^= wire_mem_digest(m->mem[i], m->vm.slots[i].npages) +
+		     i * 0x9e3779b97f4a7c15ULL;
+	return d;
+}
+
+static int switchover(struct mig *m)
+{
+	struct wire_resume rs = { .flags = WIRE_RESUME_DIGEST };
+	uint64_t t_pause, digest;
+	struct wire_done done;
+	struct wire_hdr h;
+	uint8_t *blob = NULL;
+	char why[256];
+	uint8_t buf[8];
+	size_t len;
+	int64_t dirty;
+	int err;
+
+	m->st->phase = MIG_SWITCHOVER;
+	t_pause = now_ns();
+	err = vmmhook_pause(m->req->vmm_sock, why, sizeof(why));
+	if (err)
+		return fail(m, err, "pausing the VM: %s", why);
+	m->paused = 1;
+	dirty = do_round(m, m->st->round + 1, 1);
+	if (dirty < 0)
+		return dirty;
+	m->st->round++;
+	m->st->final_dirty_pages = dirty;
+	err = vmmhook_save_state(m->req->vmm_sock, &blob, &len, why,
+				 sizeof(why));
+	if (err)
+		return fail(m, err, "saving the VM's state: %s", why);
+	err = send_state(m, blob, len);
+	free(blob);
+	if (!err)
+		err = send_frame(m, WIRE_RESUME, 0, buf,
+				 wire_put_resume(buf, &rs), NULL, 0);
+	if (err)
+		return err;
+	/* the paused source does not change: digest it meanwhile */
+	digest = source_digest(m);
+	m->conn.timeout_ms = DONE_TIMEOUT_MS;
+	err = expect(m, WIRE_DONE, &h);
+	if (err)
+		return err;
+	if (wire_get_done(m->conn.buf, h.len, &done))
+		return fail(m, -EBADMSG, "malformed DONE");
+	if (done.status)
+		return fail(m, -(int)done.status, "destination could not resume: %s",
+			    done.message);
+	/* the verification digest is not part of the guest's downtime */
+	m->st->switchover_ms = (now_ns() - t_pause - done.digest_ns) / 1000000;
+	snprintf(m->st->dest_message, sizeof(m->st->dest_message), "%s",
+		 done.message);
+	if (!(done.flags & WIRE_RESUME_DIGEST) || done.digest != digest)
+		return fail(m, -EIO,
+			    "destination memory differs from the source's at the pause (digest %016llx, source %016llx)",
+			    (unsigned long long)done.digest,
+			    (unsigned long long)digest);
+	/* the guest runs on the destination now: this copy stays paused */
+	m->paused = 0;
+	m->st->phase = MIG_DONE;
+	return 0;
+}
+
+int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
+		   source_progress_fn progress, void *arg,
+		   struct ctl_migrate *out, char *why, size_t why_len)
+{
+	struct mig m = {
+		.req = req, .progress = progress, .progress_arg = arg,
+		.pidfd = -1, .st = out, .why = why, .why_len = why_len,
+	};
+	int err;
+
+	why[0] = '\0';
+	memset(out, 0, sizeof(*out));
+	m.t_start = now_ns();
+	out->phase = MIG_CONNECT;
+	err = setup(&m);
+	if (!err)
+		err = peer_connect(&m);
+	if (!err) {
+		m.conn.timeout_ms = peer_timeout_ms;
+		err = handshake(&m);
+	}
+	if (!err) {
+		err = ipc_trace_start(&m.ipc, m.vm_id, req->mode,
+				      req->deadline_us);
+		if (err)
+			err = ipc_fail(&m, err, "trace start");
+		else
+			m.tracing = 1;
+	}
+	if (!err)
+		err = precopy(&m);
+	if (!err)
+		err = switchover(&m);
+	if (err && m.conn_open && err != -ECONNRESET && err != -EPIPE) {
+		/* tell the destination why, without waiting long */
+		m.conn.timeout_ms = 1000;
+		wire_send_error(&m.conn, err, "source aborted: %s", why);
+	}
+	teardown(&m);
+	report(&m);
+	return err;
+}
