@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Faults around a migration, each a test: the peer connection drops
+ * mid-migration, garbage and corrupted frames reach the destination, the
+ * destination's memory size differs, the VMM dies mid-migration, and
+ * agentctl runs without privileges.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "migrate.h"
+#include "wire.h"
+
+/* Larger than the e2e guest: the migration must still run when hit. */
+#define FAULT_MIB	32
+
+FIXTURE(fault) {
+	struct bed b;
+};
+
+FIXTURE_SETUP(fault)
+{
+	if (!have_kvm())
+		SKIP(return, "no /dev/kvm");
+	ASSERT_EQ(0, bed_setup(&self->b));
+}
+
+FIXTURE_TEARDOWN(fault)
+{
+	bed_teardown(&self->b);
+}
+
+/* A migration in a child process; the result comes back through a pipe. */
+struct bg {
+	pid_t pid;
+	int fd;
+};
+
+static void bg_migrate(struct bed *b, struct bg *bg)
+{
+	struct mig_result r;
+	int p[2];
+
+	if (pipe(p))
+		abort();
+	bg->pid = fork();
+	if (!bg->pid) {
+		close(p[0]);
+		migrate(b, "loose", &r, NULL);
+		if (write(p[1], &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	bg->fd = p[0];
+}
+
+static int bg_wait(struct bg *bg, struct mig_result *r)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof(*r) &&
+	       (n = read(bg->fd, (char *)r + got, sizeof(*r) - got)) > 0)
+		got += n;
+	close(bg->fd);
+	waitpid(bg->pid, NULL, 0);
+	return got == sizeof(*r) ? 0 : -EIO;
+}
+
+/* Waits until the source agent reports the VM as being migrated. */
+static int wait_migrating(struct bed *b)
+{
+	const char *const argv[] = { "agentctl", "-j", "-s", b->src.agent_sock,
+				     "status", NULL };
+	char out[OUT_LEN];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		run_in(-1, out, sizeof(out), NULL, 0, argv);
+		if (strstr(out, "\"state\":\"migrating\""))
+			return 0;
+		usleep(5000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int running_and_writing(const char *sock)
+{
+	unsigned long long w = vmm_total_writes(sock);
+	char reply[4096];
+
+	if (vmm_cmd(sock, "status", reply, sizeof(reply)) ||
+	    !strstr(reply, "state=running"))
+		return 0;
+	return vmm_wait_writes(sock, w + 100, 20000) == 0;
+}
+
+static int nothing_attached(struct bed *b)
+{
+	const char *const argv[] = { "agentctl", "-j", "-s", b->src.agent_sock,
+				     "status", NULL };
+	char out[OUT_LEN];
+
+	if (run_in(-1, out, sizeof(out), NULL, 0, argv))
+		return 0;
+	printf("# status after the abort: %s", out);
+	return !strstr(out, "migrating") && strstr(out, "\"attached_vms\":0");
+}
+
+static int agent_alive(pid_t pid)
+{
+	return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+TEST_F_TIMEOUT(fault, peer_drop_then_retry, 400)
+{
+	struct bed *b = &self->b;
+	struct mig_result r;
+	struct bg bg;
+	char reply[4096];
+
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, "random"));
+	bg_migrate(b, &bg);
+	ASSERT_EQ(0, wait_migrating(b));
+	usleep(200000);
+	/* the destination host goes away mid-stream */
+	side_kill(&b->dst.agent, SIGKILL);
+	ASSERT_EQ(0, bg_wait(&bg, &r));
+	report("dropped", &r);
+	ASSERT_EQ(1, r.rc);
+	ASSERT_NE(NULL, strstr(r.err, "destination"));
+	/* the source VM runs on, untouched, and is no longer traced */
+	ASSERT_TRUE(running_and_writing(b->src.vmm_sock));
+	/* the module holds no attachment of the aborted migration */
+	ASSERT_TRUE(nothing_attached(b));
+	/* a retry to a restarted destination agent succeeds */
+	ASSERT_EQ(0, side_agent(&b->dst, 1, NULL));
+	migrate(b, "loose", &r, NULL);
+	report("retry", &r);
+	ASSERT_EQ(0, r.rc);
+	ASSERT_TRUE(json_has(r.out, "memory_identical", "true"));
+	ASSERT_EQ(0, vmm_cmd(b->dst.vmm_sock, "verify", reply, sizeof(reply)));
+	printf("# retry: destination verification: %s\n", reply);
+	ASSERT_NE(NULL, strstr(reply, "verdict=pass"));
+}
+
+/* A TCP connection to the destination agent from the source namespace. */
+static int dial(struct bed *b)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(atoi(PEER_PORT)) };
+	int fd;
+
+	inet_pton(AF_INET, DST_IP, &sa.sin_addr);
+	setns(b->src.netns, CLONE_NEWNET);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setns(b->init_ns, CLONE_NEWNET);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Sends @len raw bytes; the agent must answer ERROR or close. */
+static int rejected(struct bed *b, const void *bytes, size_t len,
+		    char *reason, size_t rlen)
+{
+	struct wire_conn c;
+	struct wire_error e;
+	struct wire_hdr h;
+	int fd, err;
+
+	fd = dial(b);
+	if (fd < 0)
+		return 0;
+	if (write(fd, bytes, len) != (ssize_t)len) {
+		close(fd);
+		return 0;
+	}
+	wire_conn_init(&c, fd, 10000);
+	err = wire_recv(&c, &h);
+	snprintf(reason, rlen, "closed");
+	if (!err && h.type == WIRE_ERROR && !wire_get_error(c.buf, h.len, &e))
+		snprintf(reason, rlen, "%s", e.reason);
+	wire_conn_free(&c);
+	close(fd);
+	return !err ? h.type == WIRE_ERROR : err == -ECONNRESET;
+}
+
+TEST_F_TIMEOUT(fault, garbage_and_corrupted_frames, 300)
+{
+	struct wire_hello hello = { 1, 1, WIRE_CAP_ZERO_PAGES, "fuzzer" };
+	uint8_t junk[4096], frame[256];
+	struct bed *b = &self->b;
+	struct mig_result r;
+	char why[300];
+	uint32_t n;
+	size_t i;
+
+	ASSERT_EQ(0, bed_start(b, TEST_MIB, TEST_MIB, "random"));
+	srand(7);
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = rand();
+	ASSERT_TRUE(rejected(b, junk, sizeof(junk), why, sizeof(why)));
+	printf("# garbage: %s\n", why);
+	ASSERT_TRUE(agent_alive(b->dst.agent));
+
+	/* a well-formed HELLO with one bit flipped: checksum mismatch */
+	n = wire_put_hello(frame + WIRE_HDR_LEN, &hello);
+	wire_build_header(frame, WIRE_HELLO, 0, 0, frame + WIRE_HDR_LEN, n);
+	frame[WIRE_HDR_LEN + 20] ^= 4;
+	ASSERT_TRUE(rejected(b, frame, WIRE_HDR_LEN + n, why, sizeof(why)));
+	printf("# corrupted: %s\n", why);
+	ASSERT_NE(NULL, strstr(why, "bad frame"));
+	ASSERT_TRUE(agent_alive(b->dst.agent));
+
+	/* a valid frame of the wrong kind first */
+	wire_build_header(frame, WIRE_RESUME, 0, 0, frame + WIRE_HDR_LEN, 4);
+	memset(frame + WIRE_HDR_LEN, 0, 4);
+	wire_build_header(frame, WIRE_RESUME, 0, 0, frame + WIRE_HDR_LEN, 4);
+	ASSERT_TRUE(rejected(b, frame, WIRE_HDR_LEN + 4, why, sizeof(why)));
+	printf("# out of order: %s\n", why);
+	ASSERT_NE(NULL, strstr(why, "unexpected"));
+	ASSERT_TRUE(agent_alive(b->dst.agent));
+
+	/* and the destination is still good for a real migration */
+	migrate(b, "loose", &r, NULL);
+	report("after garbage", &r);
+	ASSERT_EQ(0, r.rc);
+	ASSERT_TRUE(json_has(r.out, "memory_identical", "true"));
+}
+
+static int file_all_zero(const char *path)
+{
+	char buf[65536];
+	ssize_t n, i;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++)
+			if (buf[i]) {
+				close(fd);
+				return 0;
+			}
+	close(fd);
+	return n == 0;
+}
+
+TEST_F_TIMEOUT(fault, dest_memory_size_differs, 300)
+{
+	struct bed *b = &self->b;
+	struct mig_result r;
+
+	ASSERT_EQ(0, bed_start(b, TEST_MIB, TEST_MIB / 2, "random"));
+	ASSERT_TRUE(file_all_zero(b->dst.mem));
+	migrate(b, "loose", &r, NULL);
+	report("size differs", &r);
+	ASSERT_EQ(1, r.rc);
+	ASSERT_NE(NULL, strstr(r.err, "memory size differs"));
+	/* refused before any write: the destination memory is untouched */
+	ASSERT_TRUE(file_all_zero(b->dst.mem));
+	ASSERT_TRUE(running_and_writing(b->src.vmm_sock));
+	ASSERT_TRUE(agent_alive(b->dst.agent));
+}
+
+TEST_F_TIMEOUT(fault, vmm_dies_mid_migration, 300)
+{
+	struct bed *b = &self->b;
+	struct mig_result r;
+	char reply[4096];
+	struct bg bg;
+
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, "random"));
+	bg_migrate(b, &bg);
+	ASSERT_EQ(0, wait_migrating(b));
+	usleep(200000);
+	side_kill(&b->src.vmm, SIGKILL);
+	ASSERT_EQ(0, bg_wait(&bg, &r));
+	report("VMM killed", &r);
+	ASSERT_EQ(1, r.rc);
+	ASSERT_TRUE(strstr(r.err, "exited") || strstr(r.err, "detached"));
+	/* both agents live on; the destination guest was never started */
+	ASSERT_TRUE(agent_alive(b->src.agent));
+	ASSERT_TRUE(agent_alive(b->dst.agent));
+	ASSERT_EQ(0, vmm_cmd(b->dst.vmm_sock, "status", reply, sizeof(reply)));
+	ASSERT_EQ(NULL, strstr(reply, "state=running"));
+	sleep(1);
+	dump_log(b->dst.log);
+}
+
+TEST(agentctl_unprivileged)
+{
+	struct side s = { .netns = -1 };
+	const char *const argv[] = { "setpriv", "--reuid=65534",
+				     "--regid=65534", "--clear-groups",
+				     "agentctl", "-s", "/tmp/lt-priv.sock",
+				     "status", NULL };
+	char err[ERR_LEN];
+	int rc;
+
+	s.netns = open("/proc/self/ns/net", O_RDONLY);
+	strcpy(s.agent_sock, "/tmp/lt-priv.sock");
+	strcpy(s.log, "/tmp/lt-priv.log");
+	ASSERT_EQ(0, side_agent(&s, 0, "-p", "7451", NULL));
+	/* the socket is root's only */
+	rc = run_in(-1, NULL, 0, err, sizeof(err), argv);
+	printf("# socket mode: rc=%d %s", rc, err);
+	ASSERT_EQ(4, rc);
+	ASSERT_NE(NULL, strstr(err, "permission denied"));
+	/* even through an open socket, the agent refuses a non-root peer */
+	ASSERT_EQ(0, chmod(s.agent_sock, 0666));
+	rc = run_in(-1, NULL, 0, err, sizeof(err), argv);
+	printf("# peer check: rc=%d %s", rc, err);
+	ASSERT_EQ(4, rc);
+	ASSERT_NE(NULL, strstr(err, "only root"));
+	side_kill(&s.agent, SIGTERM);
+	close(s.netns);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared steps of the agent suite's tests. */
+#ifndef LT_SELFTEST_AGENT_MIGRATE_H
+#define LT_SELFTEST_AGENT_MIGRATE_H
+
+#include "env.h"
+
+#define OUT_LEN		8192
+#define ERR_LEN		4096
+
+/* Guest memory of the tests, MiB; the demo uses more. */
+#define TEST_MIB	16
+
+struct mig_result {
+	int rc;
+	char out[OUT_LEN];
+	char err[ERR_LEN];
+};
+
+/* Source and destination VMMs and agents; 0 or -errno. */
+int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
+	      const char *workload);
+/* agentctl -j migrate from the source side; extra args NULL-ended. */
+void migrate(struct bed *b, const char *mode, struct mig_result *r, ...);
+/* Prints the figures of a finished migration as TAP comments. */
+void report(const char *what, const struct mig_result *r);
+int have_kvm(void);
+
+#endif /* LT_SELFTEST_AGENT_MIGRATE_H */
