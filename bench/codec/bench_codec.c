@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Compacted bitmap benchmark: sizes and speeds of the loosetrace codec
+ * beside memcpy, a plain read, zstd -1, lz4 and CRoaring (run-optimized,
+ * portable serialization), on workloads W0-W8 or on raw bitmap files.
+ * Prints a table; it is a measurement, not a pass/fail test, except that
+ * any bitmap that does not decode back to itself aborts the run.
+ *
+ *   bench_codec [-q] [-d DIR]
+ *     -q      quick: 2^20 and 2^28 bits at 0.1% and 1% only
+ *     -d DIR  also measure every regular file of DIR as a raw bitmap
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <lz4.h>
+#include <zstd.h>
+#include <roaring/roaring.h>
+
+#include "bitmap_codec.h"
+#include "workloads.h"
+
+struct bufs {
+	uint64_t *bm, *dec;
+	uint8_t *enc, *zbuf;
+	size_t enc_cap, z_cap;
+};
+
+struct row {
+	const char *wl;
+	int family;		/* -1 for files */
+	double density;
+	size_t raw, ours, roaring, zstd, lz4;
+	double enc_gbs, dec_gbs, zstd_gbs;
+};
+
+static double read_gbs, memcpy_gbs;
+
+/* Geometric means per family, over every row of W0-W7 and all sizes. */
+static double fam_log[9], fam_max[9];
+static int fam_n[9];
+static double spd_log[4];
+static double spd_min[4];
+static int spd_n[4];
+static int w8_fail, w8_rows;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_codec: %s\n", what);
+	exit(1);
+}
+
+static int reps_for(uint32_t npages)
+{
+	return npages <= (1U << 20) ? 40 : npages <= (1U << 28) ? 3 : 2;
+}
+
+static void measure_bandwidth(struct bufs *b, uint32_t npages)
+{
+	size_t nw = lt_bm_words(npages), i;
+	double t, best_r = 1e9, best_c = 1e9;
+	volatile uint64_t sink;
+	int r;
+
+	for (i = 0; i < nw; i++)
+		b->bm[i] = i;
+	for (r = 0; r < 5; r++) {
+		uint64_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+
+		t = now();
+		for (i = 0; i + 4 <= nw; i += 4) {
+			acc0 |= b->bm[i];
+			acc1 |= b->bm[i + 1];
+			acc2 |= b->bm[i + 2];
+			acc3 |= b->bm[i + 3];
+		}
+		sink = acc0 | acc1 | acc2 | acc3;
+		t = now() - t;
+		best_r = t < best_r ? t : best_r;
+		t = now();
+		memcpy(b->dec, b->bm, nw * 8);
+		t = now() - t;
+		best_c = t < best_c ? t : best_c;
+	}
+	(void)sink;
+	read_gbs = nw * 8 / best_r / 1e9;
+	memcpy_gbs = nw * 8 / best_c / 1e9;
+}
+
+static size_t roaring_size(const uint64_t *bm, uint32_t npages)
+{
+	roaring_bitmap_t *r = roaring_bitmap_create();
+	uint32_t batch[4096], nb = 0, p = 0, e;
+	size_t nw = lt_bm_words(npages), w = 0, sz;
+	uint64_t x;
+
+	/* Runs go in as ranges, single pages in batches. */
+	while (w < nw) {
+		x = bm[w] & (~0ULL << (p & 63));
+		if (!x) {
+			p = (uint32_t)(++w * 64);
+			continue;
+		}
+		p = (uint32_t)(w * 64) + __builtin_ctzll(x);
+		e = p;
+		while (e < npages && (bm[e >> 6] >> (e & 63) & 1))
+			e++;
+		if (e == p + 1) {
+			batch[nb++] = p;
+			if (nb == 4096) {
+				roaring_bitmap_add_many(r, nb, batch);
+				nb = 0;
+			}
+		} else {
+			roaring_bitmap_add_range_closed(r, p, e - 1);
+		}
+		if (e >= npages)
+			break;
+		p = e;
+		w = p >> 6;
+	}
+	roaring_bitmap_add_many(r, nb, batch);
+	roaring_bitmap_run_optimize(r);
+	sz = roaring_bitmap_portable_size_in_bytes(r);
+	roaring_bitmap_free(r);
+	return sz;
+}
+
+static void measure(struct bufs *b, uint32_t npages, struct row *row)
+{
+	size_t nw = lt_bm_words(npages), raw = (npages + 7) / 8;
+	double t, best = 1e9, best_d = 1e9, best_z = 1e9;
+	int r, reps = reps_for(npages);
+	long len = 0, dlen;
+
+	for (r = 0; r < reps; r++) {
+		t = now();
+		len = lt_bm_encode(b->bm, npages, b->enc, b->enc_cap);
+		t = now() - t;
+		if (len < 0)
+			die("encode failed");
+		best = t < best ? t : best;
+	}
+	for (r = 0; r < reps; r++) {
+		memset(b->dec, 0xa5, nw * 8);
+		t = now();
+		dlen = lt_bm_decode(b->enc, len, b->dec, npages);
+		t = now() - t;
+		if (dlen != (long)npages || memcmp(b->dec, b->bm, nw * 8)) {
+			fprintf(stderr, "%s: decode mismatch (%ld)\n", row->wl,
+				dlen);
+			exit(1);
+		}
+		best_d = t < best_d ? t : best_d;
+	}
+	for (r = 0; r < (reps > 3 ? 3 : reps); r++) {
+		t = now();
+		row->zstd = ZSTD_compress(b->zbuf, b->z_cap, b->bm, raw, 1);
+		t = now() - t;
+		if (ZSTD_isError(row->zstd))
+			die("zstd failed");
+		best_z = t < best_z ? t : best_z;
+	}
+	row->lz4 = LZ4_compress_default((const char *)b->bm, (char *)b->zbuf,
+					(int)raw, (int)b->z_cap);
+	row->raw = raw;
+	row->ours = len;
+	row->roaring = roaring_size(b->bm, npages);
+	row->enc_gbs = raw / best / 1e9;
+	row->dec_gbs = raw / best_d / 1e9;
+	row->zstd_gbs = raw / best_z / 1e9;
+}
+
+static int density_class(double d)
+{
+	return d <= 0.00011 ? 0 : d <= 0.0011 ? 1 : d <= 0.011 ? 2 : 3;
+}
+
+static void print_row(const char *size, const struct row *row)
+{
+	char dens[16];
+
+	if (row->density < 0)
+		snprintf(dens, sizeof(dens), "-");
+	else
+		snprintf(dens, sizeof(dens), "%g%%", row->density * 100);
+	printf("%-6s %-8s %6s %10zu %10zu %10zu %10zu %6.3f %6.3f %7.2f %5.0f%% %7.2f %5.0f%%\n",
+	       size, row->wl, dens, row->ours, row->roaring, row->zstd,
+	       row->lz4, (double)row->ours / row->roaring,
+	       (double)row->ours / row->zstd, row->enc_gbs,
+	       100 * row->enc_gbs / read_gbs, row->dec_gbs,
+	       100 * row->zstd_gbs / read_gbs);
+}
+
+static void account(const struct row *row)
+{
+	double ratio = (double)row->ours / row->roaring;
+	int f = row->family, c;
+
+	if (f >= 0 && f <= 7) {
+		fam_log[f] += log(ratio);
+		fam_n[f]++;
+		if (ratio > fam_max[f])
+			fam_max[f] = ratio;
+		fam_log[8] += log((double)row->ours / row->zstd);
+		if (row->density > 0) {
+			c = density_class(row->density);
+			spd_log[c] += log(row->enc_gbs / read_gbs);
+			if (!spd_n[c]++ || row->enc_gbs / read_gbs < spd_min[c])
+				spd_min[c] = row->enc_gbs / read_gbs;
+		}
+	}
+	if (f == 8) {
+		w8_rows++;
+		if (row->ours > row->raw + row->raw / 1000 + 64)
+			w8_fail++;
+	}
+}
+
+static void header(void)
+{
+	printf("%-6s %-8s %6s %10s %10s %10s %10s %6s %6s %7s %6s %7s %6s\n",
+	       "bits", "workload", "dens", "ours", "roaring", "zstd-1",
+	       "lz4", "/roar", "/zstd", "enc", "%read", "dec", "zstd%");
+}
+
+static void alloc_bufs(struct bufs *b, uint32_t maxpages)
+{
+	size_t bytes = lt_bm_words(maxpages) * 8;
+
+	b->bm = malloc(bytes);
+	b->dec = malloc(bytes);
+	b->enc_cap = lt_bm_encoded_max(maxpages);
+	b->enc = malloc(b->enc_cap);
+	b->z_cap = ZSTD_compressBound(bytes) + LZ4_compressBound((int)bytes);
+	b->zbuf = malloc(b->z_cap);
+	if (!b->bm || !b->dec || !b->enc || !b->zbuf)
+		die("out of memory");
+}
+
+static void run_size(struct bufs *b, int shift, const double *dens, int nd,
+		     const char *only)
+{
+	uint32_t npages = shift >= 32 ? 0xffffffffU : 1U << shift;
+	char size[8];
+	int w, d;
+
+	snprintf(size, sizeof(size), "2^%d", shift);
+	measure_bandwidth(b, npages);
+	printf("# %s bits (%zu KiB): read %.2f GB/s, memcpy %.2f GB/s\n",
+	       size, lt_bm_words(npages) * 8 / 1024, read_gbs, memcpy_gbs);
+	for (w = 0; w < nr_workloads; w++) {
+		const struct workload *wl = &workloads[w];
+
+		if (only && !strstr(only, wl->name))
+			continue;
+		for (d = 0; d < (wl->uses_density ? nd : 1); d++) {
+			struct row row = { .wl = wl->name, .family = wl->family };
+
+			row.density = wl->uses_density ? dens[d] : -1;
+			workload_fill(wl, b->bm, npages, wl->uses_density ?
+				      dens[d] : 0, 0x10057ace + w * 977 + d);
+			measure(b, npages, &row);
+			print_row(size, &row);
+			account(&row);
+			fflush(stdout);
+		}
+	}
+}
+
+static void run_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *dp = opendir(dir);
+	char path[4096];
+
+	if (!dp)
+		die("cannot open the bitmap folder");
+	printf("# raw bitmap files from %s\n", dir);
+	while ((de = readdir(dp))) {
+		struct row row = { .wl = de->d_name, .family = -1,
+				   .density = -1 };
+		struct bufs b;
+		struct stat st;
+		uint32_t npages;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) || !S_ISREG(st.st_mode) || !st.st_size)
+			continue;
+		if (st.st_size > (1LL << 29)) {
+			printf("# %s: larger than 2^32 bits, skipped\n",
+			       de->d_name);
+			continue;
+		}
+		npages = (uint32_t)(st.st_size * 8);
+		alloc_bufs(&b, npages);
+		memset(b.bm, 0, lt_bm_words(npages) * 8);
+		f = fopen(path, "rb");
+		if (!f || fread(b.bm, 1, st.st_size, f) != (size_t)st.st_size)
+			die("cannot read a bitmap file");
+		fclose(f);
+		measure_bandwidth(&b, npages);
+		f = fopen(path, "rb");
+		if (!f || fread(b.bm, 1, st.st_size, f) != (size_t)st.st_size)
+			die("cannot read a bitmap file");
+		fclose(f);
+		if (npages & 63)
+			b.bm[npages / 64] &= (1ULL << (npages & 63)) - 1;
+		measure(&b, npages, &row);
+		print_row("file", &row);
+		free(b.bm);
+		free(b.dec);
+		free(b.enc);
+		free(b.zbuf);
+	}
+	closedir(dp);
+}
+
+static void summary(void)
+{
+	static const char *const cls[] = { "0.01%", "0.1%", "1%", "10%" };
+	static const double goal[] = { 0.8, 0.8, 0.5, 0.25 };
+	double all = 0;
+	int f, n = 0, rows = 0;
+
+	printf("\n# size vs CRoaring, geometric mean per workload (max row):\n");
+	for (f = 0; f <= 7; f++) {
+		if (!fam_n[f])
+			continue;
+		printf("#   W%d %.3f (max %.3f)\n", f, exp(fam_log[f] / fam_n[f]),
+		       fam_max[f]);
+		all += fam_log[f] / fam_n[f];
+		n++;
+		rows += fam_n[f];
+	}
+	if (n) {
+		printf("# W0-W7 geometric mean of the workload means: %.3f x CRoaring (goal <= 0.40)\n",
+		       exp(all / n));
+		printf("# W0-W7 geometric mean over all rows vs zstd -1: %.3f (goal <= 0.70)\n",
+		       exp(fam_log[8] / rows));
+	}
+	printf("# W8 rows within raw + 0.1%% + 64 bytes: %d of %d\n",
+	       w8_rows - w8_fail, w8_rows);
+	printf("# encode speed as a fraction of read bandwidth, W1-W7 (geomean, min; goal):\n");
+	for (f = 0; f < 4; f++)
+		if (spd_n[f])
+			printf("#   %-6s %.2f, min %.2f; goal >= %.2f\n", cls[f],
+			       exp(spd_log[f] / spd_n[f]), spd_min[f],
+			       goal[f]);
+	printf("# every bitmap above decoded back to itself\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const double all[] = { 0.0001, 0.001, 0.01, 0.1 };
+	static const double big[] = { 0.001, 0.01 };
+	const char *dir = NULL, *only = getenv("BENCH_ONLY");
+	struct bufs b;
+	int opt, quick = 0;
+
+	while ((opt = getopt(argc, argv, "qd:")) != -1) {
+		if (opt == 'q')
+			quick = 1;
+		else if (opt == 'd')
+			dir = optarg;
+		else
+			die("usage: bench_codec [-q] [-d DIR]");
+	}
+	header();
+	if (dir) {
+		run_dir(dir);
+		if (!getenv("BENCH_ALSO_SYNTHETIC"))
+			return 0;
+	}
+	alloc_bufs(&b, quick ? 1U << 28 : 1U << 30);
+	run_size(&b, 20, quick ? big : all, quick ? 2 : 4, only);
+	run_size(&b, 28, quick ? big : all, quick ? 2 : 4, only);
+	if (!quick) {
+		printf("# 2^30 bits: densities 0.1%% and 1%% only, to keep the run short\n");
+		run_size(&b, 30, big, 2, only);
+	}
+	summary();
+	return 0;
+}

@@ -1,0 +1,794 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Compacted dirty bitmap codec: encoder, decoder and run iterator for the
+ * format described in <linux/loosetrace_bitmap.h>.
+ *
+ * The encoder walks the bitmap run by run, skipping clean memory eight
+ * words at a time, and codes gap/run lengths with adaptive Rice codes. It
+ * checks, block by block, that the code costs less than the raw bits; a
+ * block that does not is rolled back and sent raw, which bounds the output
+ * of adversarial bitmaps at the raw size plus a few bytes per segment.
+ *
+ * The decoder trusts nothing: every length is checked against the end of
+ * its segment, every read against the end of the input.
+ */
+#include <linux/loosetrace_bitmap.h>
+
+#include "bitmap_codec.h"
+
+#define BLK_SHIFT	LOOSETRACE_BITMAP_BLOCK_SHIFT
+#define BLK_PAGES	LOOSETRACE_BITMAP_BLOCK_PAGES
+#define HDR_LEN		LOOSETRACE_BITMAP_HDR_LEN
+#define SEG_LEN		LOOSETRACE_BITMAP_SEG_LEN
+#define QMAX		LOOSETRACE_BITMAP_RICE_QMAX
+#define QMAX_MASK	((1U << QMAX) - 1)
+#define LEN_BITS	5
+/* Bits kept back in each RLE block for the code that may close it. */
+#define CLOSE_RESERVE	96
+/* The last, short block may exceed its raw size by this much. */
+#define SHORT_SLACK	(64 * 8)
+#define RICE_NMAX	LOOSETRACE_BITMAP_RICE_NMAX
+
+/* Adaptive Rice state: sum of recent values and their count. */
+struct lt_rice {
+	u64 a;
+	u32 n;
+};
+
+static inline void rice_reset(struct lt_rice *s)
+{
+	s->a = LOOSETRACE_BITMAP_RICE_A0;
+	s->n = 1;
+}
+
+static inline u32 fls64_nz(u64 x)
+{
+	return 64 - __builtin_clzll(x);
+}
+
+/* Smallest k with (n << (k + 1)) >= a, at most 31. */
+static inline u32 rice_k(u64 a, u32 n)
+{
+	u64 m = (u64)n << 1;
+	u32 k;
+
+	if (m >= a)
+		return 0;
+	k = fls64_nz(a) - fls64_nz(m);
+	if ((m << k) < a)
+		k++;
+	return k > 31 ? 31 : k;
+}
+
+static inline void rice_update(struct lt_rice *s, u64 v)
+{
+	s->a += v;
+	if (++s->n == RICE_NMAX) {
+		s->a >>= 1;
+		s->n >>= 1;
+	}
+}
+
+/* ---- encoder ---- */
+
+/* Bit writer: LSB first, stores 32 bits at a time. */
+struct lt_bw {
+	u8 *buf;
+	size_t cap;
+	size_t off;	/* bytes stored */
+	u64 acc;
+	u32 n;		/* bits pending in acc, < 32 between calls */
+	bool over;
+};
+
+static inline void bw_put(struct lt_bw *w, u64 v, u32 nb)
+{
+	w->acc |= v << w->n;
+	w->n += nb;
+	if (w->n >= 32) {
+		if (likely(w->off + 4 <= w->cap))
+			lt_put_le32(w->buf + w->off, (u32)w->acc);
+		else
+			w->over = true;
+		w->off += 4;
+		w->acc >>= 32;
+		w->n -= 32;
+	}
+}
+
+static inline u64 bw_bits(const struct lt_bw *w)
+{
+	return (u64)w->off * 8 + w->n;
+}
+
+/* Store the pending bits, zero-padded to a byte. */
+static inline void bw_flush(struct lt_bw *w)
+{
+	while (w->n) {
+		if (w->off < w->cap)
+			w->buf[w->off] = (u8)w->acc;
+		else
+			w->over = true;
+		w->off++;
+		w->acc >>= 8;
+		w->n = w->n > 8 ? w->n - 8 : 0;
+	}
+	w->acc = 0;
+}
+
+static inline void put_val(struct lt_bw *w, struct lt_rice *s, u32 v)
+{
+	u32 k = rice_k(s->a, s->n);
+	u32 q = v >> k;
+
+	if (likely(q < QMAX)) {
+		u64 low = v & ((1ULL << k) - 1);
+
+		/* q zeros, a one, k low bits: at most 16 + 31 bits. */
+		if (q + 1 + k <= 32) {
+			bw_put(w, (1ULL << q) | (low << (q + 1)), q + 1 + k);
+		} else {
+			bw_put(w, 1ULL << q, q + 1);
+			bw_put(w, low, k);
+		}
+	} else {
+		u32 len = fls64_nz(v);
+
+		bw_put(w, 0, QMAX);
+		bw_put(w, len - 1, LEN_BITS);
+		bw_put(w, v & ((1ULL << (len - 1)) - 1), len - 1);
+	}
+	rice_update(s, v);
+}
+
+struct lt_enc {
+	const u64 *bm;
+	u8 *out;
+	size_t cap;
+	size_t len;
+	u32 npages;
+	u32 nwords;
+	u32 nblocks;
+	bool over;
+};
+
+/* First dirty page at or after @pos, or npages. */
+static inline u32 next_set(const struct lt_enc *e, u32 pos)
+{
+	const u64 *bm = e->bm;
+	size_t w = pos >> 6, nw = e->nwords;
+	u64 x;
+
+	if (pos >= e->npages)
+		return e->npages;
+	x = bm[w] & (~0ULL << (pos & 63));
+	while (!x) {
+		if (++w >= nw)
+			return e->npages;
+		x = bm[w];
+		if (x)
+			break;
+		/* Two clean words: go on 64 bytes at a time. */
+		while (w + 9 <= nw &&
+		       !(bm[w + 1] | bm[w + 2] | bm[w + 3] | bm[w + 4] |
+			 bm[w + 5] | bm[w + 6] | bm[w + 7] | bm[w + 8]))
+			w += 8;
+	}
+	pos = (u32)(w * 64) + __builtin_ctzll(x);
+	return pos < e->npages ? pos : e->npages;
+}
+
+/* First clean page after the dirty page @pos, or npages. */
+static inline u32 next_clear(const struct lt_enc *e, u32 pos)
+{
+	size_t w = pos >> 6;
+	u64 x = ~e->bm[w] & (~0ULL << (pos & 63));
+
+	while (!x) {
+		if (++w >= e->nwords)
+			return e->npages;
+		x = ~e->bm[w];
+	}
+	pos = (u32)(w * 64) + __builtin_ctzll(x);
+	return pos < e->npages ? pos : e->npages;
+}
+
+static inline u32 blk_end(const struct lt_enc *e, u32 blk)
+{
+	u64 end = ((u64)blk + 1) << BLK_SHIFT;
+
+	return end < e->npages ? (u32)end : e->npages;
+}
+
+static inline u64 blk_raw_bytes(const struct lt_enc *e, u32 blk)
+{
+	return (blk_end(e, blk) - ((u64)blk << BLK_SHIFT) + 7) / 8;
+}
+
+/* Most bits an RLE block may take and still beat its raw bytes. */
+static inline u64 blk_budget(const struct lt_enc *e, u32 blk)
+{
+	u64 raw = blk_raw_bytes(e, blk) * 8;
+
+	if (blk == e->nblocks - 1 && raw < SHORT_SLACK)
+		raw = SHORT_SLACK;
+	return raw - CLOSE_RESERVE;
+}
+
+static void put_seg_hdr(struct lt_enc *e, size_t at, u32 type, u32 nblk)
+{
+	if (at + SEG_LEN <= e->cap)
+		lt_put_le32(e->out + at, ((nblk - 1) << 2) | type);
+	else
+		e->over = true;
+}
+
+/* How the RLE stream would be closed at the start of a block. */
+enum { CLOSE_NONE, CLOSE_GAP, CLOSE_RUN };
+
+/* Everything a rollback restores. */
+struct rle_coder {
+	struct lt_bw w;
+	struct lt_rice g, r;
+};
+
+struct rle_state {
+	struct rle_coder c;
+	struct rle_coder snap;	/* as it was when block blk began */
+	u32 snap_kind;
+	u32 snap_from;		/* start of the gap or run cut there */
+	bool snap_first;
+	bool first;		/* the next gap is the segment's first */
+	u32 blk;
+	u32 bnd;		/* end of block blk */
+	u64 budget;		/* bits block blk may take */
+};
+
+static inline bool over_budget(const struct rle_state *st)
+{
+	return bw_bits(&st->c.w) - bw_bits(&st->snap.w) > st->budget;
+}
+
+/* Close block blk if its code fits its budget, and open the next one. */
+static inline bool next_block(const struct lt_enc *e, struct rle_state *st,
+			      u32 kind, u32 from)
+{
+	if (over_budget(st))
+		return false;
+	st->snap = st->c;
+	st->snap_kind = kind;
+	st->snap_from = from;
+	st->snap_first = st->first;
+	st->blk++;
+	st->bnd = blk_end(e, st->blk);
+	st->budget = blk_budget(e, st->blk);
+	return true;
+}
+
+/* Go back to the start of block blk and end the segment there. */
+static void rle_cut(struct rle_state *st)
+{
+	u32 at = st->blk << BLK_SHIFT;
+
+	st->c = st->snap;
+	if (st->snap_kind == CLOSE_GAP)
+		put_val(&st->c.w, &st->c.g,
+			at - st->snap_from - (st->snap_first ? 0 : 1));
+	else if (st->snap_kind == CLOSE_RUN)
+		put_val(&st->c.w, &st->c.r, at - st->snap_from - 1);
+}
+
+/*
+ * Code the runs from block @blk0 on (the first gap skips clean blocks) as
+ * long as each block codes smaller than raw. Returns the first block not
+ * covered: nblocks when nothing dirty is left, else a block that must go
+ * raw.
+ */
+static u32 enc_rle(struct lt_enc *e, u32 blk0)
+{
+	struct rle_state st;
+	u32 s, end, pe, next;
+
+	s = next_set(e, blk0 << BLK_SHIFT);
+	if (s >= e->npages)
+		return e->nblocks;
+	memset(&st, 0, sizeof(st));
+	st.c.w.buf = e->out;
+	st.c.w.cap = e->cap;
+	st.c.w.off = e->len + SEG_LEN;
+	rice_reset(&st.c.g);
+	rice_reset(&st.c.r);
+	st.snap = st.c;
+	st.first = true;
+	st.blk = blk0;
+	st.bnd = blk_end(e, blk0);
+	st.budget = blk_budget(e, blk0);
+	pe = blk0 << BLK_SHIFT;
+
+	for (;;) {
+		/* The gap [pe, s) may cross block ends. */
+		while (s >= st.bnd)
+			if (!next_block(e, &st, CLOSE_GAP, pe))
+				goto cut;
+		put_val(&st.c.w, &st.c.g, s - pe - (st.first ? 0 : 1));
+		end = next_clear(e, s);
+		while (end > st.bnd)
+			if (!next_block(e, &st, CLOSE_RUN, s))
+				goto cut;
+		put_val(&st.c.w, &st.c.r, end - s - 1);
+		st.first = false;
+		pe = end;
+		if (over_budget(&st))
+			goto cut;
+		if (pe == st.bnd) {
+			if (st.blk + 1 == e->nblocks) {
+				st.blk++;
+				next = e->nblocks;
+				goto close;
+			}
+			if (!next_block(e, &st, CLOSE_NONE, pe))
+				goto cut;
+		}
+		s = next_set(e, pe);
+		if (s >= e->npages)
+			break;
+	}
+	/* Nothing dirty after pe: end with a gap to the end of the block. */
+	if (pe != (st.blk << BLK_SHIFT)) {
+		put_val(&st.c.w, &st.c.g, st.bnd - pe - 1);
+		if (over_budget(&st))
+			goto cut;
+		st.blk++;
+	}
+	next = e->nblocks;
+	goto close;
+cut:
+	if (st.blk == blk0)
+		return blk0;
+	rle_cut(&st);
+	next = st.blk;
+close:
+	bw_flush(&st.c.w);
+	put_seg_hdr(e, e->len, LOOSETRACE_BITMAP_SEG_RLE, st.blk - blk0);
+	e->over |= st.c.w.over;
+	e->len = st.c.w.off;
+	return next;
+}
+
+/*
+ * Whether block @blk is better sent raw, judged from its dirty pages and
+ * runs: a run costs about log2(mean gap) + log2(mean run) + 3 bits.
+ */
+static bool raw_preferred(const struct lt_enc *e, u32 blk)
+{
+	size_t w = (size_t)blk << (BLK_SHIFT - 6);
+	size_t wend = ((size_t)blk_end(e, blk) + 63) / 64;
+	u64 dirty = 0, runs = 0, carry = 0, raw, est;
+
+	for (; w < wend; w++) {
+		u64 x = e->bm[w];
+
+		dirty += lt_popcount64(x);
+		runs += lt_popcount64(x & ~((x << 1) | carry));
+		carry = x >> 63;
+	}
+	if (!runs)
+		return false;
+	raw = blk_raw_bytes(e, blk) * 8;
+	est = runs * (fls64_nz((raw - dirty) / runs + 1) +
+		      fls64_nz(dirty / runs) + 3);
+	return est > raw - raw / 16;
+}
+
+/* A raw segment from @blk0 on, as long as raw stays the better choice. */
+static u32 enc_raw(struct lt_enc *e, u32 blk0)
+{
+	size_t at = e->len, o = at + SEG_LEN;
+	u32 blk = blk0, pend;
+	u64 p;
+
+	do {
+		blk++;
+	} while (blk < e->nblocks && raw_preferred(e, blk));
+
+	pend = blk_end(e, blk - 1);
+	if (o + ((u64)pend - ((u64)blk0 << BLK_SHIFT) + 7) / 8 > e->cap) {
+		e->over = true;
+		return e->nblocks;
+	}
+	for (p = blk0 << BLK_SHIFT; p < pend; p += 64) {
+		u64 x = e->bm[p >> 6];
+		u32 left = (u32)(pend - p);
+
+		if (left >= 64) {
+			lt_put_le64(e->out + o, x);
+			o += 8;
+		} else {
+			x &= (1ULL << left) - 1;
+			for (; left; left = left > 8 ? left - 8 : 0) {
+				e->out[o++] = (u8)x;
+				x >>= 8;
+			}
+		}
+	}
+	put_seg_hdr(e, at, LOOSETRACE_BITMAP_SEG_RAW, blk - blk0);
+	e->len = o;
+	return blk;
+}
+
+static inline u64 rol64_(u64 x, u32 r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline u64 csum_step(u64 h, u64 w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
+u32 lt_bm_checksum(const void *data, size_t len, u32 npages)
+{
+	const u8 *p = data;
+	u64 seed = LOOSETRACE_BITMAP_SEED ^ npages ^ ((u64)len << 32);
+	u64 h0 = seed, h1 = seed ^ 1, h2 = seed ^ 2, h3 = seed ^ 3, x;
+	u8 tail[8];
+
+	for (; len >= 32; len -= 32, p += 32) {
+		h0 = csum_step(h0, lt_get_le64(p));
+		h1 = csum_step(h1, lt_get_le64(p + 8));
+		h2 = csum_step(h2, lt_get_le64(p + 16));
+		h3 = csum_step(h3, lt_get_le64(p + 24));
+	}
+	for (; len >= 8; len -= 8, p += 8)
+		h0 = csum_step(h0, lt_get_le64(p));
+	if (len) {
+		memset(tail, 0, sizeof(tail));
+		memcpy(tail, p, len);
+		h0 = csum_step(h0, lt_get_le64(tail));
+	}
+	x = h0 ^ rol64_(h1, 17) ^ rol64_(h2, 31) ^ rol64_(h3, 47);
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (u32)x;
+}
+
+size_t lt_bm_encoded_max(u32 npages)
+{
+	size_t nblocks = ((size_t)npages + BLK_PAGES - 1) >> BLK_SHIFT;
+
+	return HDR_LEN + nblocks * SEG_LEN + ((size_t)npages + 7) / 8 +
+	       SHORT_SLACK / 8 + 32;
+}
+
+long lt_bm_encode(const u64 *bitmap, u32 npages, void *out, size_t out_size)
+{
+	struct lt_enc e = {
+		.bm = bitmap,
+		.out = out,
+		.cap = out_size,
+		.len = HDR_LEN,
+		.npages = npages,
+		.nwords = (u32)lt_bm_words(npages),
+		.nblocks = (u32)(((u64)npages + BLK_PAGES - 1) >> BLK_SHIFT),
+	};
+	u8 *o = out;
+	u32 blk = 0;
+
+	if (out_size < HDR_LEN)
+		return -EMSGSIZE;
+	while (blk < e.nblocks && !e.over) {
+		blk = enc_rle(&e, blk);
+		if (blk < e.nblocks)
+			blk = enc_raw(&e, blk);
+	}
+	if (e.over || e.len > out_size || e.len - HDR_LEN > 0xffffffffULL)
+		return -EMSGSIZE;
+	lt_put_le16(o, LOOSETRACE_BITMAP_MAGIC);
+	o[2] = LOOSETRACE_BITMAP_VERSION;
+	o[3] = 0;
+	lt_put_le32(o + 4, npages);
+	lt_put_le32(o + 8, (u32)(e.len - HDR_LEN));
+	lt_put_le32(o + 12, lt_bm_checksum(o + HDR_LEN, e.len - HDR_LEN,
+					   npages));
+	return (long)e.len;
+}
+
+/* ---- decoder ---- */
+
+int lt_bm_check(const void *in, size_t len, u32 max_pages, u32 *npages)
+{
+	const u8 *p = in;
+	u32 n, plen;
+
+	if (len < HDR_LEN)
+		return -EMSGSIZE;
+	if (lt_get_le16(p) != LOOSETRACE_BITMAP_MAGIC ||
+	    p[2] != LOOSETRACE_BITMAP_VERSION || p[3])
+		return -EINVAL;
+	n = lt_get_le32(p + 4);
+	plen = lt_get_le32(p + 8);
+	if (n > max_pages)
+		return -EOVERFLOW;
+	if (len - HDR_LEN != plen)
+		return -EMSGSIZE;
+	if (lt_get_le32(p + 12) != lt_bm_checksum(p + HDR_LEN, plen, n))
+		return -EBADMSG;
+	*npages = n;
+	return 0;
+}
+
+int lt_bm_iter_init(struct lt_bm_iter *it, const void *in, size_t len,
+		    u32 max_pages, u32 *npages)
+{
+	int ret = lt_bm_check(in, len, max_pages, npages);
+
+	if (ret)
+		return ret;
+	memset(it, 0, sizeof(*it));
+	it->seg = (const u8 *)in + HDR_LEN;
+	it->end = (const u8 *)in + len;
+	it->npages = *npages;
+	return 0;
+}
+
+static inline void br_refill(struct lt_bm_iter *it)
+{
+	while (it->nbits <= 56 && it->bytes < it->end) {
+		it->bits |= (u64)*it->bytes++ << it->nbits;
+		it->nbits += 8;
+	}
+}
+
+static inline u64 br_take(struct lt_bm_iter *it, u32 n)
+{
+	u64 v = it->bits & ((1ULL << n) - 1);
+
+	it->bits >>= n;
+	it->nbits -= n;
+	return v;
+}
+
+static int get_val(struct lt_bm_iter *it, u64 *a, u32 *n, u64 *val)
+{
+	u32 k, q, len;
+	u64 v;
+
+	br_refill(it);
+	k = rice_k(*a, *n);
+	if (it->bits & QMAX_MASK) {
+		q = __builtin_ctzll(it->bits);
+		if (q + 1 + k > it->nbits)
+			return -EBADMSG;
+		br_take(it, q + 1);
+		v = ((u64)q << k) | br_take(it, k);
+	} else {
+		if (it->nbits < QMAX + LEN_BITS)
+			return -EBADMSG;
+		br_take(it, QMAX);
+		len = (u32)br_take(it, LEN_BITS) + 1;
+		if (len - 1 > it->nbits)
+			return -EBADMSG;
+		v = (1ULL << (len - 1)) | br_take(it, len - 1);
+	}
+	/* Same arithmetic as rice_update(). */
+	*a += v;
+	if (++*n == RICE_NMAX) {
+		*a >>= 1;
+		*n >>= 1;
+	}
+	*val = v;
+	return 0;
+}
+
+/* Open the next segment: 1 if one was opened, 0 at the end, or an error. */
+static int open_seg(struct lt_bm_iter *it)
+{
+	u32 word, nblk;
+	u64 span;
+
+	if (it->seg == it->end)
+		return 0;
+	if (it->end - it->seg < SEG_LEN || it->pos >= it->npages)
+		return -EBADMSG;
+	word = lt_get_le32(it->seg);
+	it->type = word & 3;
+	nblk = (word >> 2) + 1;
+	it->seg_start = it->pos;
+	/* The last block must start before npages. */
+	span = (u64)(nblk - 1) << BLK_SHIFT;
+	if (span >= it->npages - it->pos)
+		return -EBADMSG;
+	span += BLK_PAGES;
+	it->seg_end = span < it->npages - it->pos ? it->pos + (u32)span :
+		      it->npages;
+	it->bytes = it->seg + SEG_LEN;
+	if (it->type == LOOSETRACE_BITMAP_SEG_RAW) {
+		u32 pages = it->seg_end - it->seg_start;
+		size_t nbytes = ((size_t)pages + 7) / 8;
+
+		if ((size_t)(it->end - it->bytes) < nbytes)
+			return -EBADMSG;
+		if ((pages & 7) && (it->bytes[nbytes - 1] >> (pages & 7)))
+			return -EBADMSG;
+		it->seg = it->bytes + nbytes;
+		return 1;
+	}
+	if (it->type != LOOSETRACE_BITMAP_SEG_RLE)
+		return -EBADMSG;
+	it->bits = 0;
+	it->nbits = 0;
+	it->ga = LOOSETRACE_BITMAP_RICE_A0;
+	it->gn = 1;
+	it->ra = LOOSETRACE_BITMAP_RICE_A0;
+	it->rn = 1;
+	it->first = true;
+	return 1;
+}
+
+/* End of an RLE segment: padding must be zero. */
+static int close_rle(struct lt_bm_iter *it)
+{
+	if (it->bits & ((1ULL << (it->nbits & 7)) - 1))
+		return -EBADMSG;
+	it->seg = it->bytes - it->nbits / 8;
+	it->type = 0;
+	it->pos = it->seg_end;
+	return 0;
+}
+
+/* Next run of an RLE segment: 1, or 0 when the segment is done. */
+static int rle_next(struct lt_bm_iter *it, u32 *start, u32 *count)
+{
+	u64 v;
+	int ret;
+
+	if (it->pos == it->seg_end)
+		return close_rle(it);
+	ret = get_val(it, &it->ga, &it->gn, &v);
+	if (ret)
+		return ret;
+	v += it->first ? 0 : 1;
+	it->first = false;
+	if (v > it->seg_end - it->pos)
+		return -EBADMSG;
+	it->pos += (u32)v;
+	if (it->pos == it->seg_end)
+		return close_rle(it);
+	ret = get_val(it, &it->ra, &it->rn, &v);
+	if (ret)
+		return ret;
+	if (v >= it->seg_end - it->pos)
+		return -EBADMSG;
+	*start = it->pos;
+	*count = (u32)v + 1;
+	it->pos += *count;
+	return 1;
+}
+
+/* Word @wi (64 pages) of the current raw segment, zero past its end. */
+static u64 raw_word(const struct lt_bm_iter *it, u32 wi)
+{
+	size_t nbytes = ((size_t)(it->seg_end - it->seg_start) + 7) / 8;
+	size_t off = (size_t)wi * 8;
+	u64 x = 0;
+	u32 i;
+
+	if (off + 8 <= nbytes)
+		return lt_get_le64(it->bytes + off);
+	for (i = 0; off + i < nbytes; i++)
+		x |= (u64)it->bytes[off + i] << (8 * i);
+	return x;
+}
+
+static int raw_next(struct lt_bm_iter *it, u32 *start, u32 *count)
+{
+	u32 n = it->seg_end - it->seg_start;
+	u32 rel = it->pos - it->seg_start;
+	u32 nw = (u32)(((u64)n + 63) / 64);
+	u32 wi = rel >> 6, s, e;
+	u64 x = raw_word(it, wi) & (~0ULL << (rel & 63));
+
+	while (!x) {
+		if (++wi >= nw) {
+			it->type = 0;
+			it->pos = it->seg_end;
+			return 0;
+		}
+		x = raw_word(it, wi);
+	}
+	s = wi * 64 + __builtin_ctzll(x);
+	x = ~raw_word(it, wi) & (~0ULL << (s & 63));
+	while (!x) {
+		if (++wi >= nw)
+			break;
+		x = ~raw_word(it, wi);
+	}
+	e = x && (u64)wi * 64 + __builtin_ctzll(x) < n ?
+	    wi * 64 + __builtin_ctzll(x) : n;
+	*start = it->seg_start + s;
+	*count = e - s;
+	it->pos = it->seg_start + e;
+	return 1;
+}
+
+int lt_bm_iter_next(struct lt_bm_iter *it, u32 *start, u32 *count)
+{
+	int ret;
+
+	for (;;) {
+		if (!it->type) {
+			ret = open_seg(it);
+			if (ret <= 0)
+				return ret;
+		}
+		if (it->type == LOOSETRACE_BITMAP_SEG_RAW)
+			ret = raw_next(it, start, count);
+		else
+			ret = rle_next(it, start, count);
+		if (ret)
+			return ret;
+	}
+}
+
+static void set_range(u64 *bm, u32 start, u32 count)
+{
+	size_t w = start >> 6, wl = (start + count - 1) >> 6;
+	u64 first = ~0ULL << (start & 63);
+	u64 last = ~0ULL >> (63 - ((start + count - 1) & 63));
+
+	if (w == wl) {
+		bm[w] |= first & last;
+		return;
+	}
+	bm[w++] |= first;
+	for (; w < wl; w++)
+		bm[w] = ~0ULL;
+	bm[wl] |= last;
+}
+
+/* A raw segment goes into the bitmap 64 pages at a time. */
+static void copy_raw(u64 *bm, const struct lt_bm_iter *it)
+{
+	u64 nw = ((u64)it->seg_end - it->seg_start + 63) / 64;
+	size_t base = it->seg_start >> 6;
+	u32 wi;
+
+	for (wi = 0; wi < nw; wi++)
+		bm[base + wi] = raw_word(it, wi);
+}
+
+long lt_bm_decode(const void *in, size_t len, u64 *bitmap, u32 max_pages)
+{
+	struct lt_bm_iter it;
+	u32 npages, s, c;
+	int ret;
+
+	ret = lt_bm_iter_init(&it, in, len, max_pages, &npages);
+	if (ret)
+		return ret;
+	memset(bitmap, 0, lt_bm_words(max_pages) * sizeof(u64));
+	for (;;) {
+		if (!it.type) {
+			ret = open_seg(&it);
+			if (ret < 0)
+				return ret;
+			if (!ret)
+				return npages;
+		}
+		if (it.type == LOOSETRACE_BITMAP_SEG_RAW) {
+			copy_raw(bitmap, &it);
+			it.type = 0;
+			it.pos = it.seg_end;
+			continue;
+		}
+		ret = rle_next(&it, &s, &c);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			set_range(bitmap, s, c);
+	}
+}

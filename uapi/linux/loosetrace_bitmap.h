@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * loosetrace compacted dirty bitmap, version 1.
+ *
+ * A dirty bitmap has one bit per 4 KiB guest page: bit i set means page i
+ * (counted from the first page the bitmap covers) was written. The
+ * compacted form below is what HARVEST returns per memslot and what the
+ * agent sends to its peer. Every multi-byte field is little-endian.
+ *
+ * Header (16 bytes, struct loosetrace_bitmap_header)
+ * --------------------------------------------------
+ *   bytes  0-1   magic       0x42 0x4c ("LB"), LOOSETRACE_BITMAP_MAGIC
+ *   byte   2     version     LOOSETRACE_BITMAP_VERSION (1)
+ *   byte   3     flags       0; any other value is rejected
+ *   bytes  4-7   npages      pages the bitmap covers (bits)
+ *   bytes  8-11  payload_len bytes of payload that follow the header;
+ *                            header + payload is the whole encoding
+ *   bytes 12-15  checksum    loosetrace_bitmap checksum (below) of the
+ *                            payload, seeded with npages and payload_len
+ *
+ * Payload: a sequence of segments
+ * -------------------------------
+ * The pages are cut into blocks of LOOSETRACE_BITMAP_BLOCK_PAGES (65536)
+ * pages; the last block may be shorter. Segments cover whole blocks, one
+ * after the other from page 0. Pages after the last segment are clean, so
+ * an empty bitmap has an empty payload. A segment opens with a 4-byte
+ * little-endian word:
+ *   bits 0-1   type: 1 = RLE, 2 = RAW (0 and 3 are invalid)
+ *   bits 2-31  number of blocks covered, minus one
+ * A segment must not start at or beyond npages. Its last block ends at
+ * npages if that comes first.
+ *
+ * RAW segment: the covered pages as plain bitmap bytes, ceil(pages / 8) of
+ * them; bit j of byte b is page 8 * b + j of the segment. Bits past
+ * npages in the last byte must be zero.
+ *
+ * RLE segment: a bit stream, read from the least significant bit of each
+ * byte upwards, then padded with zero bits to a byte boundary. It holds
+ * alternating clean-gap and dirty-run lengths, starting with a gap:
+ *   gap:  the first of the segment is coded as its length (>= 0), every
+ *         later gap as length - 1 (runs are maximal, so gaps are >= 1);
+ *   run:  coded as length - 1.
+ * Decoding stops as soon as the position reaches the segment's end, after
+ * a gap or after a run; a gap or run that would pass the end is an error.
+ *
+ * Each length is an adaptive Rice code. Gaps and runs keep separate
+ * states (a, n), reset to (LOOSETRACE_BITMAP_RICE_A0, 1) at each segment.
+ * The parameter k is the smallest k >= 0 with (n << (k + 1)) >= a,
+ * at most 31. A value v is coded as:
+ *   q = v >> k; if q < LOOSETRACE_BITMAP_RICE_QMAX (16): q zero bits, one
+ *   bit 1, then the k low bits of v;
+ *   otherwise (escape): 16 zero bits, 5 bits holding L - 1 where L is the
+ *   bit length of v (1..32), then the L - 1 bits of v below its top bit.
+ * After each value the state becomes a += v, n += 1, and when n reaches
+ * LOOSETRACE_BITMAP_RICE_NMAX both are halved (rounding down).
+ *
+ * Checksum
+ * --------
+ * Four lanes h[0..3] start at LOOSETRACE_BITMAP_SEED ^ npages ^
+ * (payload_len << 32) ^ lane. The payload is read as 64-bit little-endian
+ * words, the last one padded with zero bytes; word i goes to lane i % 4
+ * while four whole words remain, every later word to lane 0. Each word w
+ * does h = (h ^ w) * 0x9e3779b97f4a7c15, h ^= h >> 29. The result is
+ * h[0] ^ rol(h[1], 17) ^ rol(h[2], 31) ^ rol(h[3], 47), mixed by
+ * x ^= x >> 33, x *= 0xff51afd7ed558ccd, x ^= x >> 33,
+ * x *= 0xc4ceb9fe1a85ec53, x ^= x >> 33; the low 32 bits are stored.
+ * It detects transmission damage; it is not a defence against forgery,
+ * the decoder checks every structural rule on its own.
+ *
+ * Size: an encoder never emits an RLE segment larger than the RAW
+ * segment for the same blocks, so an encoding is at most the raw bitmap
+ * plus 16 bytes, 4 bytes per segment and, for a short last block, 64.
+ */
+#ifndef _UAPI_LINUX_LOOSETRACE_BITMAP_H
+#define _UAPI_LINUX_LOOSETRACE_BITMAP_H
+
+#include <linux/types.h>
+
+#define LOOSETRACE_BITMAP_MAGIC		0x424c
+#define LOOSETRACE_BITMAP_VERSION	1
+#define LOOSETRACE_BITMAP_HDR_LEN	16
+#define LOOSETRACE_BITMAP_BLOCK_SHIFT	16
+#define LOOSETRACE_BITMAP_BLOCK_PAGES	65536	/* 1 << BLOCK_SHIFT */
+#define LOOSETRACE_BITMAP_SEG_LEN	4
+#define LOOSETRACE_BITMAP_SEG_RLE	1
+#define LOOSETRACE_BITMAP_SEG_RAW	2
+#define LOOSETRACE_BITMAP_RICE_A0	16
+#define LOOSETRACE_BITMAP_RICE_NMAX	8
+#define LOOSETRACE_BITMAP_RICE_QMAX	16
+#define LOOSETRACE_BITMAP_SEED		0x6c6f6f7365747263ULL
+
+/**
+ * struct loosetrace_bitmap_header - start of every compacted bitmap
+ * @magic: LOOSETRACE_BITMAP_MAGIC, little-endian
+ * @version: LOOSETRACE_BITMAP_VERSION
+ * @flags: zero
+ * @npages: pages (bits) covered, little-endian
+ * @payload_len: payload bytes after the header, little-endian
+ * @checksum: checksum of the payload, little-endian
+ */
+struct loosetrace_bitmap_header {
+	__u16	magic;
+	__u8	version;
+	__u8	flags;
+	__u32	npages;
+	__u32	payload_len;
+	__u32	checksum;
+};
+
+#endif /* _UAPI_LINUX_LOOSETRACE_BITMAP_H */
