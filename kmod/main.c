@@ -2,7 +2,8 @@
 /*
  * loosetrace: loose write-protect page tracing for KVM live migration.
  *
- * Module entry points: registration of the generic netlink family.
+ * Module entry points: load-time checks, the VM registry and the generic
+ * netlink family, set up and torn down in that order.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -17,17 +18,34 @@ static int __init loosetrace_init(void)
 {
 	int ret;
 
+	ret = lt_symbols_init();
+	if (ret)
+		return ret;
+
+	ret = lt_vm_init();
+	if (ret) {
+		pr_err("cannot register the netlink notifier: %d\n", ret);
+		return ret;
+	}
+
 	ret = loosetrace_genl_init();
 	if (ret) {
 		pr_err("cannot register the generic netlink family: %d\n", ret);
+		lt_vm_exit();
 		return ret;
 	}
-	pr_info("version %s loaded\n", LOOSETRACE_VERSION);
+	pr_info("version %s loaded (kernel line %s)\n", LOOSETRACE_VERSION,
+		LT_KERNEL_LINE);
 	return 0;
 }
 
+/*
+ * Every VM is detached (and told so on the events group) while the family
+ * still exists; attaching is refused from then on.
+ */
 static void __exit loosetrace_exit(void)
 {
+	lt_vm_exit();
 	loosetrace_genl_exit();
 	pr_info("unloaded\n");
 }

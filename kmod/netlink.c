@@ -3,29 +3,93 @@
  * The "loosetrace" generic netlink family: policies, operations and the
  * events multicast group. The protocol is described in
  * uapi/linux/loosetrace.h and Documentation/netlink.rst.
+ *
+ * Every operation has its own policy (strict validation), every operation
+ * that changes state needs CAP_NET_ADMIN in the socket's network
+ * namespace owner (GENL_ADMIN_PERM), and every error the module detects
+ * carries an extended-ack message.
  */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/utsname.h>
+#include <linux/kvm_host.h>
 #include <net/genetlink.h>
 #include <linux/loosetrace.h>
+#include <linux/loosetrace_bitmap.h>
 
 #include "loosetrace.h"
 
-static const struct nla_policy loosetrace_policy[LOOSETRACE_A_MAX + 1] = {
-	[LOOSETRACE_A_VM_FD]		= { .type = NLA_S32 },
+static struct genl_family loosetrace_family;
+
+static const struct nla_policy lt_status_policy[LOOSETRACE_A_MAX + 1] = {
+};
+
+static const struct nla_policy lt_attach_policy[LOOSETRACE_A_MAX + 1] = {
+	[LOOSETRACE_A_VM_FD]		= NLA_POLICY_MIN(NLA_S32, 0),
+};
+
+static const struct nla_policy lt_vm_policy[LOOSETRACE_A_MAX + 1] = {
+	[LOOSETRACE_A_VM_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+};
+
+static struct netlink_range_validation lt_deadline_range __ro_after_init = {
+	.max = LT_MAX_DEADLINE_US,
+};
+
+static const struct nla_policy lt_trace_start_policy[LOOSETRACE_A_MAX + 1] = {
 	[LOOSETRACE_A_VM_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
 	[LOOSETRACE_A_MODE]		= NLA_POLICY_MAX(NLA_U32,
 							 LOOSETRACE_MODE_SYNC),
-	[LOOSETRACE_A_DEADLINE_US]	= { .type = NLA_U32 },
-	[LOOSETRACE_A_EPOCH]		= { .type = NLA_U64 },
+	[LOOSETRACE_A_DEADLINE_US]	=
+		NLA_POLICY_FULL_RANGE(NLA_U32, &lt_deadline_range),
+};
+
+static const struct nla_policy lt_harvest_policy[LOOSETRACE_A_MAX + 1] = {
+	[LOOSETRACE_A_VM_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
 	[LOOSETRACE_A_GFN_START]	= { .type = NLA_U64 },
 	[LOOSETRACE_A_GFN_COUNT]	= { .type = NLA_U64 },
 };
 
-static struct genl_family loosetrace_family;
+static const struct nla_policy lt_epoch_policy[LOOSETRACE_A_MAX + 1] = {
+	[LOOSETRACE_A_VM_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[LOOSETRACE_A_EPOCH]		= { .type = NLA_U64 },
+};
 
-static int loosetrace_status_get(struct sk_buff *skb, struct genl_info *info)
+/* The VM named by LOOSETRACE_A_VM_ID, referenced, or NULL and extack. */
+static struct lt_vm *lt_vm_from_attrs(struct nlattr **attrs,
+				      struct netlink_ext_ack *extack)
+{
+	struct lt_vm *vm;
+
+	if (!attrs[LOOSETRACE_A_VM_ID]) {
+		NL_SET_ERR_MSG(extack, "LOOSETRACE_A_VM_ID is required");
+		return ERR_PTR(-EINVAL);
+	}
+	vm = lt_vm_get(nla_get_u32(attrs[LOOSETRACE_A_VM_ID]));
+	if (!vm) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[LOOSETRACE_A_VM_ID],
+				    "no attached VM has this id");
+		return ERR_PTR(-ENOENT);
+	}
+	return vm;
+}
+
+/* Takes vm->lock; fails if the VM was detached meanwhile. */
+static int lt_vm_lock_attached(struct lt_vm *vm,
+			       struct netlink_ext_ack *extack)
+{
+	mutex_lock(&vm->lock);
+	if (vm->detached) {
+		mutex_unlock(&vm->lock);
+		NL_SET_ERR_MSG(extack, "the VM was detached");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int lt_status_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
 	void *hdr;
@@ -45,7 +109,9 @@ static int loosetrace_status_get(struct sk_buff *skb, struct genl_info *info)
 			LOOSETRACE_GENL_VERSION) ||
 	    nla_put_string(msg, LOOSETRACE_A_KERNEL_RELEASE,
 			   init_utsname()->release) ||
-	    nla_put_u32(msg, LOOSETRACE_A_VM_COUNT, 0))
+	    nla_put_u32(msg, LOOSETRACE_A_BITMAP_VERSION,
+			LOOSETRACE_BITMAP_VERSION) ||
+	    nla_put_u32(msg, LOOSETRACE_A_VM_COUNT, lt_vm_count()))
 		goto err_cancel;
 
 	genlmsg_end(msg, hdr);
@@ -58,10 +124,513 @@ err_free:
 	return -EMSGSIZE;
 }
 
+static int lt_attach(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+	u32 id;
+	int ret;
+
+	if (GENL_REQ_ATTR_CHECK(info, LOOSETRACE_A_VM_FD)) {
+		NL_SET_ERR_MSG(info->extack, "LOOSETRACE_A_VM_FD is required");
+		return -EINVAL;
+	}
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+
+	ret = lt_vm_attach(nla_get_s32(info->attrs[LOOSETRACE_A_VM_FD]),
+			   info->snd_portid, genl_info_net(info), &id,
+			   info->extack);
+	if (ret)
+		goto err_free;
+
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(msg, info, &loosetrace_family, 0,
+				LOOSETRACE_CMD_ATTACH);
+	if (!hdr || nla_put_u32(msg, LOOSETRACE_A_VM_ID, id))
+		goto err_detach;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_detach:
+	{
+		struct lt_vm *vm = lt_vm_get(id);
+
+		if (vm) {
+			lt_vm_detach(vm, LOOSETRACE_DETACH_REQUESTED);
+			lt_vm_put(vm);
+		}
+	}
+err_free:
+	nlmsg_free(msg);
+	return ret;
+}
+
+static int lt_detach(struct sk_buff *skb, struct genl_info *info)
+{
+	struct lt_vm *vm;
+	int ret;
+
+	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	ret = lt_vm_detach(vm, LOOSETRACE_DETACH_REQUESTED);
+	if (ret)
+		NL_SET_ERR_MSG(info->extack, "the VM was already detached");
+	lt_vm_put(vm);
+	return ret;
+}
+
+static int lt_put_memslots(struct sk_buff *skb, struct lt_vm *vm,
+			   bool show_addr)
+{
+	struct kvm *kvm = vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct nlattr *nest;
+	int as, bkt, ret = 0;
+
+	mutex_lock(&kvm->slots_lock);
+	for (as = 0; as < lt_nr_address_spaces(kvm) && !ret; as++) {
+		kvm_for_each_memslot(ms, bkt, __kvm_memslots(kvm, as)) {
+			if (ms->id >= KVM_USER_MEM_SLOTS)
+				continue;
+			nest = nla_nest_start(skb, LOOSETRACE_A_MEMSLOT);
+			if (!nest ||
+			    nla_put_u32(skb, LOOSETRACE_MEMSLOT_A_ID,
+					(as << 16) | ms->id) ||
+			    nla_put_u64_64bit(skb, LOOSETRACE_MEMSLOT_A_BASE_GFN,
+					      ms->base_gfn,
+					      LOOSETRACE_MEMSLOT_A_PAD) ||
+			    nla_put_u64_64bit(skb, LOOSETRACE_MEMSLOT_A_NPAGES,
+					      ms->npages,
+					      LOOSETRACE_MEMSLOT_A_PAD) ||
+			    nla_put_u32(skb, LOOSETRACE_MEMSLOT_A_FLAGS,
+					ms->flags) ||
+			    (show_addr &&
+			     nla_put_u64_64bit(skb,
+					       LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR,
+					       ms->userspace_addr,
+					       LOOSETRACE_MEMSLOT_A_PAD))) {
+				ret = -EMSGSIZE;
+				break;
+			}
+			nla_nest_end(skb, nest);
+		}
+	}
+	mutex_unlock(&kvm->slots_lock);
+	return ret;
+}
+
+/*
+ * One VM_GET message. The VMM's addresses of guest memory are shown only
+ * to callers with CAP_NET_ADMIN: they would defeat the VMM's ASLR.
+ */
+static int lt_fill_vm(struct sk_buff *skb, struct lt_vm *vm, u32 portid,
+		      u32 seq, int flags, bool show_addr)
+{
+	u64 started, done;
+	u32 pending;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &loosetrace_family, flags,
+			  LOOSETRACE_CMD_VM_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	lt_epoch_read(vm, &started, &done, &pending);
+	if (nla_put_u32(skb, LOOSETRACE_A_VM_ID, vm->id) ||
+	    nla_put_u32(skb, LOOSETRACE_A_VM_PID,
+			READ_ONCE(vm->kvm->userspace_pid)) ||
+	    nla_put_u32(skb, LOOSETRACE_A_VCPU_COUNT,
+			atomic_read(&vm->kvm->online_vcpus)) ||
+	    nla_put_u32(skb, LOOSETRACE_A_TRACE_STATE, vm->trace_state) ||
+	    nla_put_u32(skb, LOOSETRACE_A_MODE, vm->mode) ||
+	    nla_put_u32(skb, LOOSETRACE_A_DEADLINE_US, vm->deadline_us) ||
+	    nla_put_u64_64bit(skb, LOOSETRACE_A_EPOCH, started,
+			      LOOSETRACE_A_PAD) ||
+	    nla_put_u64_64bit(skb, LOOSETRACE_A_EPOCH_DONE, done,
+			      LOOSETRACE_A_PAD) ||
+	    nla_put_u32(skb, LOOSETRACE_A_VCPUS_PENDING, pending) ||
+	    lt_put_memslots(skb, vm, show_addr)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static int lt_vm_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	struct lt_vm *vm;
+	int ret;
+
+	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE * 4, GFP_KERNEL);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	ret = lt_vm_lock_attached(vm, info->extack);
+	if (ret)
+		goto out_free;
+	ret = lt_fill_vm(msg, vm, info->snd_portid, info->snd_seq, 0,
+			 netlink_capable(skb, CAP_NET_ADMIN));
+	mutex_unlock(&vm->lock);
+	if (ret) {
+		NL_SET_ERR_MSG(info->extack, "the VM's memslots do not fit a message");
+		goto out_free;
+	}
+	lt_vm_put(vm);
+	return genlmsg_reply(msg, info);
+
+out_free:
+	nlmsg_free(msg);
+out_put:
+	lt_vm_put(vm);
+	return ret;
+}
+
+/* cb->args[0]: next VM id to look at. */
+static int lt_vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	bool show_addr = netlink_capable(cb->skb, CAP_NET_ADMIN);
+	u32 id = cb->args[0];
+	struct lt_vm *vm;
+	int ret = 0;
+
+	if (!id)
+		id = 1;
+	while ((vm = lt_vm_get_next(&id))) {
+		mutex_lock(&vm->lock);
+		ret = vm->detached ? 0 :
+		      lt_fill_vm(skb, vm, NETLINK_CB(cb->skb).portid,
+				 cb->nlh->nlmsg_seq, NLM_F_MULTI, show_addr);
+		mutex_unlock(&vm->lock);
+		lt_vm_put(vm);
+		if (ret)
+			break;
+		id++;
+	}
+	cb->args[0] = id;
+	/* A VM that does not fit an empty message can never be sent. */
+	if (ret && !skb->len)
+		return ret;
+	return skb->len;
+}
+
+static int lt_trace_start_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	u32 mode = LOOSETRACE_MODE_LOOSE, deadline = LT_DEFAULT_DEADLINE_US;
+	struct lt_vm *vm;
+	int ret;
+
+	if (info->attrs[LOOSETRACE_A_MODE])
+		mode = nla_get_u32(info->attrs[LOOSETRACE_A_MODE]);
+	if (info->attrs[LOOSETRACE_A_DEADLINE_US] &&
+	    nla_get_u32(info->attrs[LOOSETRACE_A_DEADLINE_US]))
+		deadline = nla_get_u32(info->attrs[LOOSETRACE_A_DEADLINE_US]);
+
+	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	ret = lt_vm_lock_attached(vm, info->extack);
+	if (!ret) {
+		ret = lt_trace_start(vm, mode, deadline, info->extack);
+		mutex_unlock(&vm->lock);
+	}
+	lt_vm_put(vm);
+	return ret;
+}
+
+static int lt_trace_stop_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct lt_vm *vm;
+	int ret;
+
+	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	ret = lt_vm_lock_attached(vm, info->extack);
+	if (!ret) {
+		if (vm->trace_state != LOOSETRACE_TRACE_ON) {
+			NL_SET_ERR_MSG(info->extack, "no trace is running");
+			ret = -ENODATA;
+		} else {
+			lt_trace_stop(vm, true);
+		}
+		mutex_unlock(&vm->lock);
+	}
+	lt_vm_put(vm);
+	return ret;
+}
+
+/*
+ * HARVEST: .start takes the bits (under the VM's lock, so harvests of one
+ * VM never interleave) and keeps the encoded bitmaps; .dumpit only copies
+ * them out in pieces; .done frees them. The taken bits are never put back
+ * once .start succeeded: a caller that stops reading loses the round, as
+ * with KVM_GET_DIRTY_LOG.
+ */
+static int lt_harvest_start(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = lt_dump_attrs(cb);
+	struct netlink_ext_ack *extack = cb->extack;
+	u64 gfn_start = 0, gfn_count = 0;
+	struct lt_harvest *h;
+	struct lt_vm *vm;
+	int ret;
+
+	if (attrs[LOOSETRACE_A_GFN_START])
+		gfn_start = nla_get_u64(attrs[LOOSETRACE_A_GFN_START]);
+	if (attrs[LOOSETRACE_A_GFN_COUNT]) {
+		gfn_count = nla_get_u64(attrs[LOOSETRACE_A_GFN_COUNT]);
+		if (!gfn_count) {
+			NL_SET_ERR_MSG(extack, "LOOSETRACE_A_GFN_COUNT is 0");
+			return -EINVAL;
+		}
+	}
+
+	vm = lt_vm_from_attrs(attrs, extack);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h) {
+		lt_vm_put(vm);
+		return -ENOMEM;
+	}
+	h->vm = vm;
+
+	ret = lt_vm_lock_attached(vm, extack);
+	if (!ret) {
+		ret = lt_harvest_take(vm, gfn_start, gfn_count, h, extack);
+		mutex_unlock(&vm->lock);
+	}
+	if (ret) {
+		lt_harvest_free(h);
+		return ret;
+	}
+	cb->args[0] = (long)h;
+	return 0;
+}
+
+/* Room kept in a message for everything but the bitmap data. */
+#define LT_HARVEST_MSG_OVERHEAD	256
+
+static int lt_harvest_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct lt_harvest *h = (struct lt_harvest *)cb->args[0];
+	struct lt_harvest_slot *hs;
+	struct nlattr *nest;
+	size_t chunk;
+	int room;
+	void *hdr;
+
+	while (h->cur_slot < h->nr_slots) {
+		hs = &h->slots[h->cur_slot];
+		room = skb_tailroom(skb) - LT_HARVEST_MSG_OVERHEAD;
+		if (room < 64)
+			break;
+		chunk = min_t(size_t, hs->size - h->cur_off, room & ~7);
+
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &loosetrace_family,
+				  NLM_F_MULTI, LOOSETRACE_CMD_HARVEST);
+		if (!hdr)
+			break;
+		nest = NULL;
+		if (nla_put_u32(skb, LOOSETRACE_A_VM_ID, h->vm->id) ||
+		    nla_put_u64_64bit(skb, LOOSETRACE_A_EPOCH, h->epoch,
+				      LOOSETRACE_A_PAD))
+			goto cancel;
+		nest = nla_nest_start(skb, LOOSETRACE_A_MEMSLOT);
+		if (!nest ||
+		    nla_put_u32(skb, LOOSETRACE_MEMSLOT_A_ID, hs->slot) ||
+		    nla_put_u64_64bit(skb, LOOSETRACE_MEMSLOT_A_BASE_GFN,
+				      hs->base_gfn, LOOSETRACE_MEMSLOT_A_PAD) ||
+		    nla_put_u64_64bit(skb, LOOSETRACE_MEMSLOT_A_NPAGES,
+				      hs->npages, LOOSETRACE_MEMSLOT_A_PAD) ||
+		    nla_put_u64_64bit(skb, LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR,
+				      hs->userspace_addr,
+				      LOOSETRACE_MEMSLOT_A_PAD))
+			goto cancel;
+		nla_nest_end(skb, nest);
+		if (nla_put_u64_64bit(skb, LOOSETRACE_A_BITMAP_SIZE, hs->size,
+				      LOOSETRACE_A_PAD) ||
+		    nla_put_u64_64bit(skb, LOOSETRACE_A_BITMAP_OFFSET,
+				      h->cur_off, LOOSETRACE_A_PAD) ||
+		    nla_put(skb, LOOSETRACE_A_BITMAP_DATA, chunk,
+			    (u8 *)hs->data + h->cur_off))
+			goto cancel;
+		genlmsg_end(skb, hdr);
+
+		h->cur_off += chunk;
+		if (h->cur_off >= hs->size) {
+			h->cur_slot++;
+			h->cur_off = 0;
+		}
+	}
+	return skb->len;
+
+cancel:
+	genlmsg_cancel(skb, hdr);
+	/* Nothing fits even an empty message: give up rather than loop. */
+	return skb->len ?: -EMSGSIZE;
+}
+
+static int lt_harvest_done(struct netlink_callback *cb)
+{
+	struct lt_harvest *h = (struct lt_harvest *)cb->args[0];
+
+	if (h)
+		lt_harvest_free(h);
+	return 0;
+}
+
+static int lt_epoch_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	u64 started, done;
+	struct sk_buff *msg;
+	struct lt_vm *vm;
+	u32 pending;
+	void *hdr;
+	int ret;
+
+	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	lt_epoch_read(vm, &started, &done, &pending);
+	lt_vm_put(vm);
+
+	if (info->attrs[LOOSETRACE_A_EPOCH] &&
+	    nla_get_u64(info->attrs[LOOSETRACE_A_EPOCH]) > started) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[LOOSETRACE_A_EPOCH],
+				    "this epoch has not started");
+		return -EINVAL;
+	}
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(msg, info, &loosetrace_family, 0,
+				LOOSETRACE_CMD_EPOCH_GET);
+	if (!hdr ||
+	    nla_put_u32(msg, LOOSETRACE_A_VM_ID,
+			nla_get_u32(info->attrs[LOOSETRACE_A_VM_ID])) ||
+	    nla_put_u64_64bit(msg, LOOSETRACE_A_EPOCH, started,
+			      LOOSETRACE_A_PAD) ||
+	    nla_put_u64_64bit(msg, LOOSETRACE_A_EPOCH_DONE, done,
+			      LOOSETRACE_A_PAD) ||
+	    nla_put_u32(msg, LOOSETRACE_A_VCPUS_PENDING, pending))
+		goto err_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free:
+	nlmsg_free(msg);
+	return ret;
+}
+
+static int lt_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	struct lt_vm *vm;
+	void *hdr;
+	int ret;
+
+	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	ret = -EMSGSIZE;
+	hdr = genlmsg_put_reply(msg, info, &loosetrace_family, 0,
+				LOOSETRACE_CMD_STATS_GET);
+	if (!hdr || nla_put_u32(msg, LOOSETRACE_A_VM_ID, vm->id))
+		goto err_free;
+	ret = lt_stats_fill(msg, vm);
+	if (ret)
+		goto err_free;
+	genlmsg_end(msg, hdr);
+	lt_vm_put(vm);
+	return genlmsg_reply(msg, info);
+
+err_free:
+	nlmsg_free(msg);
+out_put:
+	lt_vm_put(vm);
+	return ret;
+}
+
 static const struct genl_ops loosetrace_ops[] = {
 	{
 		.cmd = LOOSETRACE_CMD_STATUS_GET,
-		.doit = loosetrace_status_get,
+		.doit = lt_status_get,
+		.policy = lt_status_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_ATTACH,
+		.doit = lt_attach,
+		.policy = lt_attach_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_DETACH,
+		.doit = lt_detach,
+		.policy = lt_vm_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_VM_GET,
+		.doit = lt_vm_get_doit,
+		.dumpit = lt_vm_get_dumpit,
+		.policy = lt_vm_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_TRACE_START,
+		.doit = lt_trace_start_doit,
+		.policy = lt_trace_start_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_TRACE_STOP,
+		.doit = lt_trace_stop_doit,
+		.policy = lt_vm_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_HARVEST,
+		.start = lt_harvest_start,
+		.dumpit = lt_harvest_dumpit,
+		.done = lt_harvest_done,
+		.policy = lt_harvest_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_EPOCH_GET,
+		.doit = lt_epoch_get_doit,
+		.policy = lt_epoch_policy,
+		.maxattr = LOOSETRACE_A_MAX,
+	},
+	{
+		.cmd = LOOSETRACE_CMD_STATS_GET,
+		.doit = lt_stats_get_doit,
+		.policy = lt_vm_policy,
+		.maxattr = LOOSETRACE_A_MAX,
 	},
 };
 
@@ -73,7 +642,6 @@ static struct genl_family loosetrace_family __ro_after_init = {
 	.name		= LOOSETRACE_GENL_NAME,
 	.version	= LOOSETRACE_GENL_VERSION,
 	.maxattr	= LOOSETRACE_A_MAX,
-	.policy		= loosetrace_policy,
 	.netnsok	= true,
 	.module		= THIS_MODULE,
 	.ops		= loosetrace_ops,
@@ -82,6 +650,56 @@ static struct genl_family loosetrace_family __ro_after_init = {
 	.mcgrps		= loosetrace_mcgrps,
 	.n_mcgrps	= ARRAY_SIZE(loosetrace_mcgrps),
 };
+
+/* Events go to the network namespace of the socket that attached. */
+static void lt_multicast(struct lt_vm *vm, struct sk_buff *msg)
+{
+	genlmsg_multicast_netns(&loosetrace_family, read_pnet(&vm->net), msg,
+				0, 0, GFP_KERNEL);
+}
+
+void lt_notify_epoch_done(struct lt_vm *vm, u64 epoch, u64 install_ns)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &loosetrace_family, 0,
+			  LOOSETRACE_CMD_EPOCH_DONE);
+	if (!hdr ||
+	    nla_put_u32(msg, LOOSETRACE_A_VM_ID, vm->id) ||
+	    nla_put_u64_64bit(msg, LOOSETRACE_A_EPOCH, epoch,
+			      LOOSETRACE_A_PAD) ||
+	    nla_put_u64_64bit(msg, LOOSETRACE_A_INSTALL_NS, install_ns,
+			      LOOSETRACE_A_PAD)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	lt_multicast(vm, msg);
+}
+
+void lt_notify_detached(struct lt_vm *vm, u32 reason)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &loosetrace_family, 0,
+			  LOOSETRACE_CMD_VM_DETACHED);
+	if (!hdr ||
+	    nla_put_u32(msg, LOOSETRACE_A_VM_ID, vm->id) ||
+	    nla_put_u32(msg, LOOSETRACE_A_DETACH_REASON, reason)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	lt_multicast(vm, msg);
+}
 
 int __init loosetrace_genl_init(void)
 {

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Dirty logging on an attached VM's memslots: TRACE_START/TRACE_STOP and
+ * the harvest (take the dirty bits and re-install write-protect traces).
+ *
+ * TRACE_START turns on KVM_MEM_LOG_DIRTY_PAGES on every user memslot of
+ * every address space, with the VM switched to manual-protect,
+ * initially-all-set dirty logging for as long as the trace runs. KVM then
+ * allocates each slot's bitmap with every bit set and write-protects
+ * nothing: no synchronous write-protect pass, no remote flush. The first
+ * harvest takes all bits, so it write-protects all of guest memory: that
+ * harvest and its epoch are the trace install.
+ *
+ * A harvest does what KVM_CLEAR_DIRTY_LOG does, without the flush: under
+ * mmu_lock held for write, per 64-page word, atomically take the dirty
+ * bits and call kvm_arch_mmu_enable_log_dirty_pt_masked() for them (it
+ * write-protects the pages, huge pages at 2 MiB first). The flush is left
+ * to the epoch (loose mode) or done synchronously per 1 GiB chunk (sync).
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kvm_host.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/sched.h>
+#include <linux/ktime.h>
+#include <linux/loosetrace.h>
+
+#include "bitmap_codec.h"
+#include "loosetrace.h"
+
+static struct kvm_memory_slot *lt_memslot(struct kvm *kvm,
+					  const struct lt_slot *s)
+{
+	struct kvm_memory_slot *ms;
+
+	ms = id_to_memslot(__kvm_memslots(kvm, s->slot >> 16), (u16)s->slot);
+	/* The VMM may have deleted or moved the slot since TRACE_START. */
+	if (!ms || ms->base_gfn != s->base_gfn || ms->npages != s->npages)
+		return NULL;
+	return ms;
+}
+
+static int lt_set_slot_flags(struct kvm *kvm, const struct lt_slot *s,
+			     u32 flags)
+{
+	struct lt_memregion mem = {
+		.slot = s->slot,
+		.flags = flags,
+		.guest_phys_addr = s->base_gfn << PAGE_SHIFT,
+		.memory_size = s->npages << PAGE_SHIFT,
+		.userspace_addr = s->userspace_addr,
+	};
+
+	return __kvm_set_memory_region(kvm, &mem);
+}
+
+/* Turns dirty logging back off on the slots that still exist. */
+static void lt_restore_slots(struct kvm *kvm, struct lt_slot *slots, u32 n)
+{
+	struct kvm_memory_slot *ms;
+	u32 i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		ms = lt_memslot(kvm, &slots[i]);
+		if (!ms || !(ms->flags & KVM_MEM_LOG_DIRTY_PAGES))
+			continue;
+		r = lt_set_slot_flags(kvm, &slots[i],
+				      ms->flags & ~KVM_MEM_LOG_DIRTY_PAGES);
+		if (r)
+			pr_err("cannot turn dirty logging off on memslot %#x: %d\n",
+			       slots[i].slot, r);
+	}
+}
+
+/*
+ * Collects the user memslots to trace. Slots the VMM already dirty-logs
+ * itself are refused: their bits belong to the VMM.
+ */
+static int lt_collect_slots(struct lt_vm *vm, struct lt_slot **out,
+			    u32 *nr, struct netlink_ext_ack *extack)
+{
+	struct kvm *kvm = vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct lt_slot *slots;
+	u32 n = 0, i = 0;
+	int as, bkt;
+
+	for (as = 0; as < lt_nr_address_spaces(kvm); as++) {
+		kvm_for_each_memslot(ms, bkt, __kvm_memslots(kvm, as)) {
+			if (ms->id >= KVM_USER_MEM_SLOTS ||
+			    (ms->flags & LT_UNTRACEABLE_SLOT_FLAGS))
+				continue;
+			if (ms->flags & KVM_MEM_LOG_DIRTY_PAGES) {
+				NL_SET_ERR_MSG(extack,
+					       "a memslot is already dirty-logged by the VMM");
+				return -EBUSY;
+			}
+			if (ms->npages > U32_MAX) {
+				NL_SET_ERR_MSG(extack,
+					       "a memslot has more than 2^32 pages");
+				return -EFBIG;
+			}
+			n++;
+		}
+	}
+	if (!n) {
+		NL_SET_ERR_MSG(extack, "the VM has no writable memslot to trace");
+		return -ENOENT;
+	}
+
+	slots = kcalloc(n, sizeof(*slots), GFP_KERNEL);
+	if (!slots)
+		return -ENOMEM;
+	for (as = 0; as < lt_nr_address_spaces(kvm); as++) {
+		kvm_for_each_memslot(ms, bkt, __kvm_memslots(kvm, as)) {
+			if (ms->id >= KVM_USER_MEM_SLOTS ||
+			    (ms->flags & LT_UNTRACEABLE_SLOT_FLAGS))
+				continue;
+			slots[i].slot = (as << 16) | ms->id;
+			slots[i].orig_flags = ms->flags;
+			slots[i].base_gfn = ms->base_gfn;
+			slots[i].npages = ms->npages;
+			slots[i].userspace_addr = ms->userspace_addr;
+			i++;
+		}
+	}
+	*out = slots;
+	*nr = n;
+	return 0;
+}
+
+int lt_trace_start(struct lt_vm *vm, u32 mode, u32 deadline_us,
+		   struct netlink_ext_ack *extack)
+{
+	struct kvm *kvm = vm->kvm;
+	struct lt_slot *slots;
+	u32 i, n;
+	int r;
+
+	if (vm->trace_state == LOOSETRACE_TRACE_ON) {
+		NL_SET_ERR_MSG(extack, "a trace is already running on this VM");
+		return -EALREADY;
+	}
+	if (kvm->dirty_ring_size) {
+		NL_SET_ERR_MSG(extack,
+			       "the VM uses the dirty ring, not the dirty bitmap");
+		return -EOPNOTSUPP;
+	}
+	/* PML logs writes in hardware buffers that only a kick drains. */
+	if (lt_sym.cpu_dirty_log_size()) {
+		NL_SET_ERR_MSG(extack,
+			       "hardware dirty logging (PML) is on: load kvm_intel with enable_pml=0");
+		return -EOPNOTSUPP;
+	}
+
+	mutex_lock(&kvm->slots_lock);
+	r = lt_collect_slots(vm, &slots, &n, extack);
+	if (r)
+		goto out_unlock;
+
+	vm->saved_manual_protect = kvm->manual_dirty_log_protect;
+	WRITE_ONCE(kvm->manual_dirty_log_protect,
+		   KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
+		   KVM_DIRTY_LOG_INITIALLY_SET);
+	for (i = 0; i < n; i++) {
+		r = lt_set_slot_flags(kvm, &slots[i],
+				      slots[i].orig_flags |
+				      KVM_MEM_LOG_DIRTY_PAGES);
+		if (r) {
+			NL_SET_ERR_MSG(extack,
+				       "KVM refused to turn dirty logging on for a memslot");
+			lt_restore_slots(kvm, slots, i);
+			WRITE_ONCE(kvm->manual_dirty_log_protect,
+				   vm->saved_manual_protect);
+			kfree(slots);
+			goto out_unlock;
+		}
+	}
+	mutex_unlock(&kvm->slots_lock);
+
+	vm->slots = slots;
+	vm->nr_slots = n;
+	vm->mode = mode;
+	vm->deadline_us = deadline_us;
+	vm->trace_state = LOOSETRACE_TRACE_ON;
+	spin_lock_bh(&vm->epoch.lock);
+	vm->stats.first_harvest_start_ns = 0;
+	vm->stats.trace_install_ns = 0;
+	spin_unlock_bh(&vm->epoch.lock);
+	return 0;
+
+out_unlock:
+	mutex_unlock(&kvm->slots_lock);
+	return r;
+}
+
+/*
+ * Stops tracing. @restore_slots is false when the VM is being destroyed
+ * anyway (its last user was the module): its memslots are left alone.
+ * An epoch still open keeps being tracked: its harvest's pages may still
+ * be read once it completes.
+ */
+void lt_trace_stop(struct lt_vm *vm, bool restore_slots)
+{
+	struct kvm *kvm = vm->kvm;
+
+	if (vm->trace_state != LOOSETRACE_TRACE_ON)
+		return;
+	mutex_lock(&kvm->slots_lock);
+	if (restore_slots)
+		lt_restore_slots(kvm, vm->slots, vm->nr_slots);
+	WRITE_ONCE(kvm->manual_dirty_log_protect, vm->saved_manual_protect);
+	mutex_unlock(&kvm->slots_lock);
+	kfree(vm->slots);
+	vm->slots = NULL;
+	vm->nr_slots = 0;
+	vm->trace_state = LOOSETRACE_TRACE_OFF;
+}
+
+/*
+ * Takes the dirty bits of pages [first, first + n) of @ms (offsets in the
+ * slot) into @buf (bit 0 = page @first) and write-protects them, in
+ * chunks of LT_SYNC_CHUNK_PAGES with mmu_lock dropped between chunks. In
+ * sync mode each chunk ends with KVM's synchronous remote flush, as one
+ * KVM_CLEAR_DIRTY_LOG call of QEMU's would. Returns the pages taken.
+ */
+static u64 lt_take_bits(struct lt_vm *vm, struct kvm_memory_slot *ms,
+			u64 first, u64 n, unsigned long *buf)
+{
+	struct kvm *kvm = vm->kvm;
+	u64 end = first + n, off, chunk_end, dirty = 0;
+	unsigned long mask, taken, j;
+	atomic_long_t *p;
+	bool took;
+
+	for (off = round_down(first, BITS_PER_LONG); off < end;
+	     off = chunk_end) {
+		chunk_end = min(end, off + LT_SYNC_CHUNK_PAGES);
+		took = false;
+		write_lock(&kvm->mmu_lock);
+		for (; off < chunk_end; off += BITS_PER_LONG) {
+			mask = ~0UL;
+			if (off < first)
+				mask &= ~0UL << (first - off);
+			if (off + BITS_PER_LONG > end)
+				mask &= ~0UL >> (off + BITS_PER_LONG - end);
+			p = (atomic_long_t *)&ms->dirty_bitmap[off / BITS_PER_LONG];
+			if (!(atomic_long_read(p) & mask))
+				continue;
+			taken = atomic_long_fetch_andnot(mask, p) & mask;
+			if (!taken)
+				continue;
+			lt_sym.enable_log_dirty(kvm, ms, off, taken);
+			took = true;
+			dirty += hweight_long(taken);
+			if (off >= first && !((off - first) % BITS_PER_LONG)) {
+				buf[(off - first) / BITS_PER_LONG] = taken;
+				continue;
+			}
+			for_each_set_bit(j, &taken, BITS_PER_LONG)
+				__set_bit(off + j - first, buf);
+		}
+		write_unlock(&kvm->mmu_lock);
+		chunk_end = off;
+
+		if (took && vm->mode == LOOSETRACE_MODE_SYNC) {
+			lt_sym.flush_memslot(kvm, ms);
+			spin_lock_bh(&vm->epoch.lock);
+			vm->stats.sync_flushes++;
+			spin_unlock_bh(&vm->epoch.lock);
+		}
+		cond_resched();
+	}
+	return dirty;
+}
+
+/* Puts taken bits back, so that a harvest that fails loses no page. */
+static void lt_give_back_bits(struct kvm_memory_slot *ms, u64 first, u64 n,
+			      unsigned long *buf)
+{
+	unsigned long j;
+
+	for_each_set_bit(j, buf, n)
+		set_bit(first + j, ms->dirty_bitmap);
+}
+
+/* Phase 1: the ranges to take and every buffer, before any bit is taken. */
+static int lt_harvest_prepare(struct lt_vm *vm, u64 gfn_start, u64 gfn_end,
+			      struct lt_harvest *h, unsigned long **bufs)
+{
+	struct kvm *kvm = vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct lt_harvest_slot *hs;
+	u64 first, last;
+	u32 i;
+
+	for (i = 0; i < vm->nr_slots; i++) {
+		ms = lt_memslot(kvm, &vm->slots[i]);
+		if (!ms || !ms->dirty_bitmap)
+			continue;
+		first = max_t(u64, gfn_start, ms->base_gfn);
+		last = min_t(u64, gfn_end, ms->base_gfn + ms->npages);
+		if (first >= last)
+			continue;
+
+		hs = &h->slots[h->nr_slots];
+		hs->slot = vm->slots[i].slot;
+		hs->base_gfn = first;
+		hs->npages = last - first;
+		hs->userspace_addr = ms->userspace_addr +
+				     ((first - ms->base_gfn) << PAGE_SHIFT);
+		hs->size = lt_bm_encoded_max(hs->npages);
+		bufs[h->nr_slots] = kvcalloc(BITS_TO_LONGS(hs->npages),
+					     sizeof(long), GFP_KERNEL);
+		hs->data = kvmalloc(hs->size, GFP_KERNEL);
+		h->nr_slots++;
+		if (!bufs[h->nr_slots - 1] || !hs->data)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int lt_harvest_take(struct lt_vm *vm, u64 gfn_start, u64 gfn_count,
+		    struct lt_harvest *h, struct netlink_ext_ack *extack)
+{
+	struct kvm *kvm = vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct lt_harvest_slot *hs;
+	u64 start_ns, gfn_end, dirty = 0, raw = 0, enc = 0;
+	unsigned long **bufs;
+	long len = 0;
+	u32 i;
+	int r;
+
+	if (vm->trace_state != LOOSETRACE_TRACE_ON) {
+		NL_SET_ERR_MSG(extack, "no trace is running: TRACE_START first");
+		return -ENODATA;
+	}
+	gfn_end = gfn_count ? gfn_start + gfn_count : U64_MAX;
+	if (gfn_end < gfn_start) {
+		NL_SET_ERR_MSG(extack, "the gfn range wraps around");
+		return -EINVAL;
+	}
+
+	h->slots = kcalloc(vm->nr_slots, sizeof(*h->slots), GFP_KERNEL);
+	bufs = kcalloc(vm->nr_slots, sizeof(*bufs), GFP_KERNEL);
+	if (!h->slots || !bufs) {
+		kfree(bufs);
+		NL_SET_ERR_MSG(extack, "out of memory");
+		return -ENOMEM;
+	}
+
+	start_ns = ktime_get_ns();
+	mutex_lock(&kvm->slots_lock);
+	r = lt_harvest_prepare(vm, gfn_start, gfn_end, h, bufs);
+	if (r) {
+		NL_SET_ERR_MSG(extack, "out of memory for the harvest's bitmaps");
+		goto out_unlock;
+	}
+
+	spin_lock_bh(&vm->epoch.lock);
+	if (!vm->stats.trace_install_ns && !vm->stats.first_harvest_start_ns)
+		vm->stats.first_harvest_start_ns = start_ns;
+	spin_unlock_bh(&vm->epoch.lock);
+
+	/* Phase 2: take the bits and write-protect. */
+	for (i = 0; i < h->nr_slots; i++) {
+		hs = &h->slots[i];
+		ms = id_to_memslot(__kvm_memslots(kvm, hs->slot >> 16),
+				   (u16)hs->slot);
+		hs->dirty = lt_take_bits(vm, ms, hs->base_gfn - ms->base_gfn,
+					 hs->npages, bufs[i]);
+		dirty += hs->dirty;
+	}
+
+	/* Phase 3: encode; on failure every taken bit goes back. */
+	for (i = 0; i < h->nr_slots; i++) {
+		hs = &h->slots[i];
+		len = lt_bm_encode((const u64 *)bufs[i], hs->npages, hs->data,
+				   hs->size);
+		if (len < 0)
+			break;
+		hs->size = len;
+		raw += DIV_ROUND_UP(hs->npages, 8);
+		enc += len;
+	}
+	if (len < 0) {
+		for (i = 0; i < h->nr_slots; i++) {
+			hs = &h->slots[i];
+			ms = id_to_memslot(__kvm_memslots(kvm, hs->slot >> 16),
+					   (u16)hs->slot);
+			lt_give_back_bits(ms, hs->base_gfn - ms->base_gfn,
+					  hs->npages, bufs[i]);
+		}
+		NL_SET_ERR_MSG(extack,
+			       "cannot encode the harvest: its bits were put back");
+		r = len;
+	}
+out_unlock:
+	mutex_unlock(&kvm->slots_lock);
+	for (i = 0; i < vm->nr_slots; i++)
+		kvfree(bufs[i]);
+	kfree(bufs);
+	if (r)
+		return r;
+
+	/* The traces are in place; now their flush. */
+	if (vm->mode == LOOSETRACE_MODE_SYNC)
+		h->epoch = lt_epoch_complete_sync(vm, start_ns);
+	else
+		h->epoch = lt_epoch_begin_loose(vm);
+
+	spin_lock_bh(&vm->epoch.lock);
+	vm->stats.harvests++;
+	vm->stats.harvest_ns += ktime_get_ns() - start_ns;
+	vm->stats.pages_harvested += dirty;
+	vm->stats.bytes_raw += raw;
+	vm->stats.bytes_encoded += enc;
+	spin_unlock_bh(&vm->epoch.lock);
+	return 0;
+}
+
+void lt_harvest_free(struct lt_harvest *h)
+{
+	u32 i;
+
+	if (h->slots) {
+		for (i = 0; i < h->nr_slots; i++)
+			kvfree(h->slots[i].data);
+		kfree(h->slots);
+	}
+	if (h->vm)
+		lt_vm_put(h->vm);
+	kfree(h);
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The engine's answers to bad input and to faults: each gets a clear
+ * error (an errno and an extended-ack message) or a clean teardown, and
+ * the VM keeps working. The VM init checks the kernel log after this
+ * program (no warning, no oops).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/kvm.h>
+
+#include "kselftest_harness.h"
+#include "engine_test.h"
+#include "ltnl.h"
+#include "tvm.h"
+
+#define MEM	(2u << 20)
+
+/* The message of the last error must say something. */
+#define ASSERT_EXTACK(_nl) \
+	ASSERT_NE(0, (_nl)->err[0]) TH_LOG("no extended-ack message")
+
+TEST(attach_non_kvm_fd)
+{
+	struct ltnl nl;
+	uint32_t id;
+	int fd;
+
+	ENGINE_REQUIRE(&nl);
+	fd = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, ltnl_attach(&nl, fd, &id));
+	ASSERT_EXTACK(&nl);
+	TH_LOG("/dev/null: %s", nl.err);
+	close(fd);
+
+	/* /dev/kvm itself is not a VM either. */
+	fd = open("/dev/kvm", O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, ltnl_attach(&nl, fd, &id));
+	ASSERT_EXTACK(&nl);
+	close(fd);
+	ltnl_close(&nl);
+}
+
+TEST(attach_vcpu_fd)
+{
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, tvm_create(&t, MEM, 1));
+	EXPECT_EQ(-EINVAL, ltnl_attach(&nl, t.vcpu_fd[0], &id));
+	ASSERT_EXTACK(&nl);
+	tvm_destroy(&t);
+	ltnl_close(&nl);
+}
+
+TEST(attach_closed_fd)
+{
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id;
+	int fd;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
+	fd = t.vm_fd;
+	tvm_destroy(&t);
+	EXPECT_EQ(-EBADF, ltnl_attach(&nl, fd, &id));
+	ASSERT_EXTACK(&nl);
+	EXPECT_EQ(-EBADF, ltnl_attach(&nl, 100000, &id));
+	EXPECT_EQ(0, ltnl_vm_count(&nl));
+	ltnl_close(&nl);
+}
+
+TEST(double_attach)
+{
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id, id2;
+	int dup_fd;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
+	EXPECT_NE(0, id);
+	EXPECT_EQ(-EEXIST, ltnl_attach(&nl, t.vm_fd, &id2));
+	ASSERT_EXTACK(&nl);
+	/* Another fd of the same VM is the same VM. */
+	dup_fd = dup(t.vm_fd);
+	EXPECT_EQ(-EEXIST, ltnl_attach(&nl, dup_fd, &id2));
+	close(dup_fd);
+	EXPECT_EQ(1, ltnl_vm_count(&nl));
+	EXPECT_EQ(0, ltnl_detach(&nl, id));
+	EXPECT_EQ(-ENOENT, ltnl_detach(&nl, id));
+	ASSERT_EXTACK(&nl);
+	/* Detached, it can be attached again. */
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id2));
+	EXPECT_NE(id, id2);
+	EXPECT_EQ(0, ltnl_detach(&nl, id2));
+	tvm_destroy(&t);
+	ltnl_close(&nl);
+}
+
+TEST(unprivileged_caller)
+{
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id;
+	pid_t pid;
+	int status;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct ltnl un;
+		uint32_t id2;
+		int bad = 0;
+
+		/* Dropping to nobody drops CAP_NET_ADMIN. */
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(10);
+		if (ltnl_open(&un))
+			_exit(11);
+		bad |= ltnl_attach(&un, t.vm_fd, &id2) != -EPERM;
+		bad |= ltnl_trace_start(&un, id, 0, 0) != -EPERM;
+		bad |= ltnl_trace_stop(&un, id) != -EPERM;
+		bad |= ltnl_detach(&un, id) != -EPERM;
+		bad |= ltnl_harvest(&un, id, 0, 0,
+				    &(struct ltnl_harvest){ 0 }) != -EPERM;
+		/* Reading is allowed. */
+		bad |= ltnl_epoch_get(&un, id, NULL, NULL, NULL) != 0;
+		_exit(bad ? 12 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* Still attached, untouched. */
+	EXPECT_EQ(0, ltnl_detach(&nl, id));
+	tvm_destroy(&t);
+	ltnl_close(&nl);
+}
+
+TEST(harvest_without_trace)
+{
+	struct ltnl_harvest h;
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
+	EXPECT_EQ(-ENODATA, ltnl_harvest(&nl, id, 0, 0, &h));
+	EXPECT_EQ(-ENODATA, ltnl_trace_stop(&nl, id));
+	ASSERT_EXTACK(&nl);
+	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
+	EXPECT_EQ(-EALREADY,
+		  ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
+	ASSERT_EXTACK(&nl);
+	EXPECT_EQ(0, ltnl_trace_stop(&nl, id));
+	EXPECT_EQ(-ENODATA, ltnl_harvest(&nl, id, 0, 0, &h));
+	/* A VM id nobody attached. */
+	EXPECT_EQ(-ENOENT, ltnl_harvest(&nl, 0x7fffffff, 0, 0, &h));
+	EXPECT_EQ(0, ltnl_detach(&nl, id));
+	EXPECT_EQ(-ENOENT, ltnl_trace_start(&nl, id, 0, 0));
+	ASSERT_EXTACK(&nl);
+	tvm_destroy(&t);
+	ltnl_close(&nl);
+}
+
+TEST(malformed_attributes)
+{
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
+
+	/* ATTACH without its fd. */
+	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_ATTACH, NULL, 0));
+	ASSERT_EXTACK(&nl);
+	/* An fd of the wrong size. */
+	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_ATTACH,
+			(struct ltnl_attr[]){ { LOOSETRACE_A_VM_FD, LTNL_U8,
+					       t.vm_fd } }, 1));
+	ASSERT_EXTACK(&nl);
+	/* A negative fd. */
+	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_ATTACH,
+			(struct ltnl_attr[]){ { LOOSETRACE_A_VM_FD, LTNL_S32,
+					       (uint32_t)-5 } }, 1));
+	ASSERT_EXTACK(&nl);
+	/* VM id 0 is never valid. */
+	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_DETACH,
+			(struct ltnl_attr[]){ { LOOSETRACE_A_VM_ID, LTNL_U32,
+					       0 } }, 1));
+	ASSERT_EXTACK(&nl);
+	/* No VM id at all. */
+	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_TRACE_START, NULL, 0));
+	ASSERT_EXTACK(&nl);
+	/* An unknown mode. */
+	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_TRACE_START,
+			(struct ltnl_attr[]){
+				{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
+				{ LOOSETRACE_A_MODE, LTNL_U32, 7 } }, 2));
+	ASSERT_EXTACK(&nl);
+	/* A deadline above the maximum. */
+	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_TRACE_START,
+			(struct ltnl_attr[]){
+				{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
+				{ LOOSETRACE_A_DEADLINE_US, LTNL_U32,
+				  100000000 } }, 2));
+	ASSERT_EXTACK(&nl);
+	/* An attribute the command does not know. */
+	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_DETACH,
+			(struct ltnl_attr[]){
+				{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
+				{ LOOSETRACE_A_MAX + 5, LTNL_U32, 1 } }, 2));
+	ASSERT_EXTACK(&nl);
+	/* A wrapping gfn range. */
+	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
+	EXPECT_EQ(-EINVAL, ltnl_harvest(&nl, id, ~0ULL - 5, 100,
+					&(struct ltnl_harvest){ 0 }));
+	/* An unknown command. */
+	EXPECT_EQ(-EOPNOTSUPP, ltnl_raw(&nl, LOOSETRACE_CMD_MAX + 3, NULL, 0));
+
+	/* Nothing above changed the attachment. */
+	EXPECT_EQ(1, ltnl_vm_count(&nl));
+	EXPECT_EQ(0, ltnl_detach(&nl, id));
+	tvm_destroy(&t);
+	ltnl_close(&nl);
+}
+
+TEST(slot_logged_by_vmm)
+{
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, tvm_create(&t, 0, 0));
+	ASSERT_EQ(0, tvm_add_slot(&t, 0, 0, MEM, KVM_MEM_LOG_DIRTY_PAGES));
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
+	EXPECT_EQ(-EBUSY, ltnl_trace_start(&nl, id, 0, 0));
+	ASSERT_EXTACK(&nl);
+	EXPECT_EQ(0, ltnl_detach(&nl, id));
+	tvm_destroy(&t);
+	ltnl_close(&nl);
+}
+
+/* Gets fd @fd of process @pid into this process's table. */
+static int grab_fd(pid_t pid, int fd)
+{
+	int pidfd, nfd;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	nfd = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	return nfd < 0 ? -errno : nfd;
+}
+
+TEST(vmm_exits_mid_trace)
+{
+	struct ltnl nl, ev;
+	int pipefd[2], fd, vm_fd;
+	uint64_t reason;
+	uint32_t id;
+	pid_t pid;
+	char c;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, ltnl_open(&ev));
+	ASSERT_EQ(0, ltnl_events_join(&ev));
+	ASSERT_EQ(0, pipe(pipefd));
+
+	/* The VMM: creates a VM with vCPUs, tells its fd, waits, exits. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct tvm t;
+
+		if (tvm_create(&t, MEM, 2))
+			_exit(1);
+		if (write(pipefd[1], &t.vm_fd, sizeof(t.vm_fd)) != sizeof(t.vm_fd))
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(vm_fd), read(pipefd[0], &vm_fd, sizeof(vm_fd)));
+	fd = grab_fd(pid, vm_fd);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ltnl_attach(&nl, fd, &id));
+	/* The agent's copy of the fd is closed, as it should be. */
+	close(fd);
+	ASSERT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ASSERT_EQ(0, ltnl_event_wait(&ev, LOOSETRACE_CMD_VM_DETACHED, id,
+				     &reason, 5000));
+	EXPECT_EQ(LOOSETRACE_DETACH_VM_EXITED, reason);
+	EXPECT_EQ(-ENOENT, ltnl_trace_stop(&nl, id));
+	EXPECT_EQ(0, ltnl_vm_count(&nl));
+	(void)c;
+	ltnl_close(&ev);
+	ltnl_close(&nl);
+}
+
+TEST(socket_closes_mid_trace)
+{
+	struct ltnl nl, agent, ev;
+	struct ltnl_vm_info vi;
+	uint64_t reason;
+	struct tvm t;
+	uint32_t id;
+
+	ENGINE_REQUIRE(&nl);
+	ASSERT_EQ(0, ltnl_open(&agent));
+	ASSERT_EQ(0, ltnl_open(&ev));
+	ASSERT_EQ(0, ltnl_events_join(&ev));
+	ASSERT_EQ(0, tvm_create(&t, MEM, 2));
+
+	ASSERT_EQ(0, ltnl_attach(&agent, t.vm_fd, &id));
+	ASSERT_EQ(0, ltnl_trace_start(&agent, id, LOOSETRACE_MODE_LOOSE, 0));
+	ASSERT_EQ(0, ltnl_vm_get(&nl, id, &vi));
+	ASSERT_EQ(1, vi.nr_slots);
+	EXPECT_TRUE(vi.slots[0].flags & KVM_MEM_LOG_DIRTY_PAGES);
+
+	/* The agent dies: its socket closes. */
+	ltnl_close(&agent);
+	ASSERT_EQ(0, ltnl_event_wait(&ev, LOOSETRACE_CMD_VM_DETACHED, id,
+				     &reason, 5000));
+	EXPECT_EQ(LOOSETRACE_DETACH_SOCKET_CLOSED, reason);
+	EXPECT_EQ(-ENOENT, ltnl_vm_get(&nl, id, &vi));
+
+	/* The VM is unharmed and its memslot as the VMM left it. */
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
+	ASSERT_EQ(0, ltnl_vm_get(&nl, id, &vi));
+	ASSERT_EQ(1, vi.nr_slots);
+	EXPECT_EQ(0, vi.slots[0].flags);
+	EXPECT_EQ(0, ltnl_detach(&nl, id));
+	EXPECT_LE(0, ioctl(t.vm_fd, KVM_CREATE_VCPU, 3));
+	tvm_destroy(&t);
+	ltnl_close(&ev);
+	ltnl_close(&nl);
+}
+
+TEST_HARNESS_MAIN
