@@ -4,10 +4,11 @@
 # Builds the test VM's initramfs for one installed Debian kernel:
 #   mkinitramfs.sh <kernel release> <output .cpio.gz> [script [args...]]
 #
-# It holds busybox, the kernel's own kvm-amd module and what it depends on
-# (taken from the installed image, decompressed), loosetrace.ko built for
-# that kernel, the static binaries of build/tools/vmm and build/agent, and
-# the built test programs of every VM suite. With a script, the VM runs
+# It holds busybox, iproute2's ip, the kernel's own kvm-amd and veth
+# modules and what they depend on (taken from the installed image,
+# decompressed), loosetrace.ko built for that kernel, the static binaries
+# of build/tools/vmm and build/agent, and the built test programs of every
+# VM suite. With a script, the VM runs
 # that script instead of the suites.
 #
 # Environment:
@@ -16,6 +17,9 @@
 #                  separated; default: every VM suite
 #   VM_EXTRA_BIN   more directories whose executables go to /bin
 #   VM_SCRIPT_TIMEOUT  seconds the script may run (default 1500)
+#   VM_KMODS       more modules of the installed kernel to load (veth is)
+#   VM_HOST_BINS   more programs of this machine to copy to /sbin, with
+#                  their shared libraries (iproute2's ip always is)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -50,33 +54,58 @@ find_module() {
 	find "$kmods" \( -name "$name.ko*" -o -name "$alt.ko*" \) -print -quit
 }
 
-# Copy a module and, first, everything it depends on; the load order is
-# appended to "order" so the VM loads each after its dependencies.
+# Copy module $2 into directory $1 and, first, everything it depends on
+# (unless already in $1); the load order is appended to $1/order so the
+# VM loads each after its dependencies.
 copy_module() {
-	local name=${1//-/_} file dep
+	local dir=$1 name=${2//-/_} file dep
 
-	grep -qx "$name" "$root/lib/modules/kvm/order" 2>/dev/null && return 0
-	file=$(find_module "$1")
-	[ -n "$file" ] || { echo "module $1 not found under $kmods" >&2; exit 1; }
+	grep -qx "$name" "$dir/order" 2>/dev/null && return 0
+	file=$(find_module "$2")
+	[ -n "$file" ] || { echo "module $2 not found under $kmods" >&2; exit 1; }
 	for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
-		copy_module "$dep"
+		copy_module "$dir" "$dep"
 	done
 	case $file in
-	*.xz) xz -dc "$file" > "$root/lib/modules/kvm/$name.ko" ;;
-	*.zst) zstd -qdc "$file" > "$root/lib/modules/kvm/$name.ko" ;;
-	*.gz) gzip -dc "$file" > "$root/lib/modules/kvm/$name.ko" ;;
-	*) cp "$file" "$root/lib/modules/kvm/$name.ko" ;;
+	*.xz) xz -dc "$file" > "$dir/$name.ko" ;;
+	*.zst) zstd -qdc "$file" > "$dir/$name.ko" ;;
+	*.gz) gzip -dc "$file" > "$dir/$name.ko" ;;
+	*) cp "$file" "$dir/$name.ko" ;;
 	esac
-	echo "$name" >> "$root/lib/modules/kvm/order"
+	echo "$name" >> "$dir/order"
 }
 : > "$root/lib/modules/kvm/order"
-copy_module kvm_amd
+copy_module "$root/lib/modules/kvm" kvm_amd
+# Other modules the tests need: veth joins network namespaces.
+mkdir -p "$root/lib/modules/extra"
+: > "$root/lib/modules/extra/order"
+for m in veth ${VM_KMODS:-}; do
+	copy_module "$root/lib/modules/extra" "$m"
+done
 cp "$ko" "$root/lib/loosetrace/loosetrace.ko"
 
 # Static helper binaries for the tests: the test VMM, the agent, extras.
 for dir in "$BUILD/tools/vmm" "$BUILD/agent" ${VM_EXTRA_BIN:-}; do
 	[ -d "$dir" ] || continue
 	find "$dir" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/bin/" \;
+done
+
+# Programs of the build machine, with the shared libraries they need, go
+# to /sbin: iproute2's ip (busybox's cannot make veth pairs or network
+# namespaces), and whatever VM_HOST_BINS names. Call them by full path:
+# Debian's busybox sh runs its own applet of the same name first.
+mkdir -p "$root/sbin"
+copy_host_program() {
+	local path lib
+
+	path=$(command -v "$1") || { echo "$1 not found on this machine" >&2; exit 1; }
+	cp -L "$path" "$root/sbin/$1"
+	for lib in $(ldd "$path" 2>/dev/null | grep -o '/[^ ]*'); do
+		[ -e "$root$lib" ] || cp -L --parents "$lib" "$root/"
+	done
+}
+for prog in ip ${VM_HOST_BINS:-}; do
+	copy_host_program "$prog"
 done
 
 # Is suite/program $1/$2 selected by VM_SUITES?

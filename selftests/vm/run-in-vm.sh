@@ -37,10 +37,13 @@ fi
 	/^LTVM-CHECK not ok / { sub(/^LTVM-CHECK /, ""); print "run-in-vm.sh: " $0 > "/dev/stderr"; bad = 1; next }
 	/^LTVM-DONE/ { done = 1; next }
 	/^# kmsg: / { print > "/dev/stderr"; next }
-	inside { print; fflush() }
+	inside { print; fflush(); next }
+	{ tail[n++ % 60] = $0 }
 	END {
 		if (!done) {
-			print "run-in-vm.sh: the VM did not finish (panic or timeout)" > "/dev/stderr"
+			print "run-in-vm.sh: the VM did not finish (panic or timeout); its console ended with:" > "/dev/stderr"
+			for (i = (n > 60 ? n - 60 : 0); i < n; i++)
+				print "  " tail[i % 60] > "/dev/stderr"
 			exit 124
 		}
 		if (rc != "" && rc != 0)
