@@ -185,6 +185,10 @@ static int req_run(struct ipc *ipc, struct nl_msg *msg,
 		err = nl_recvmsgs(ipc->sk, cb);
 		if (err < 0 && !r.done) {
 			r.err = -nle_to_errno(err);
+			/* libnl's own word for what went wrong */
+			if (!ipc->err_msg[0])
+				snprintf(ipc->err_msg, sizeof(ipc->err_msg),
+					 "netlink: %s", nl_geterror(err));
 			break;
 		}
 	}
@@ -418,6 +422,10 @@ static int req_run_raw(struct ipc *ipc, struct nl_msg *msg,
 		err = nl_recvmsgs(ipc->sk, cb);
 		if (err < 0 && !r.done) {
 			r.err = -nle_to_errno(err);
+			/* libnl's own word for what went wrong */
+			if (!ipc->err_msg[0])
+				snprintf(ipc->err_msg, sizeof(ipc->err_msg),
+					 "netlink: %s", nl_geterror(err));
 			break;
 		}
 	}
@@ -737,9 +745,9 @@ int ipc_epoch_wait(struct ipc *ipc, uint32_t vm_id, uint64_t epoch,
 
 	if (install_ns)
 		*install_ns = 0;
-	err = ipc_events_subscribe(ipc);
-	if (err)
-		return err;
+	/* without events (none subscribed, or broken) EPOCH_GET suffices */
+	if (!ipc->ev)
+		ipc_events_subscribe(ipc);
 	for (;;) {
 		/*
 		 * Ask after subscribing, so an event sent in between is
@@ -752,6 +760,11 @@ int ipc_epoch_wait(struct ipc *ipc, uint32_t vm_id, uint64_t epoch,
 			return 0;
 		if (now_ms() >= deadline)
 			return -ETIMEDOUT;
+		if (!ipc->ev) {
+			/* events broke: asking is enough, only slower */
+			poll(NULL, 0, 5);
+			continue;
+		}
 		pfd.fd = ipc_event_fd(ipc);
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 20) <= 0)
@@ -768,8 +781,10 @@ int ipc_epoch_wait(struct ipc *ipc, uint32_t vm_id, uint64_t epoch,
 				return 0;
 			}
 		}
-		if (err < 0)
-			return err;
+		if (err < 0) {
+			nl_socket_free(ipc->ev);
+			ipc->ev = NULL;
+		}
 	}
 }
 

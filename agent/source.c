@@ -56,6 +56,7 @@ struct mig {
 	struct ipc_vm vm;
 	uint8_t *mem[IPC_MAX_SLOTS];
 	uint64_t *dirty[IPC_MAX_SLOTS];
+	uint8_t *snap;			/* WIRE_MAX_PAGES pages being sent */
 	struct wire_conn conn;
 	int conn_open;
 	uint64_t caps;
@@ -287,29 +288,38 @@ static int send_bitmap(struct mig *m, uint32_t slot, const uint8_t *bm,
 	return 0;
 }
 
-/* Sends pages [first, first + count) of @slot, zero runs without data. */
+/*
+ * Sends pages [first, first + count) of @slot, zero runs without data.
+ * The guest keeps writing during pre-copy, so each run is copied first:
+ * the checksum and the bytes sent must be of the same snapshot (a page
+ * that changes after its copy is dirty again and goes in a later round).
+ */
 static int send_run(struct mig *m, uint32_t slot, uint64_t first,
 		    uint64_t count)
 {
 	const uint8_t *mem = m->mem[slot];
 	struct wire_pages p = { .slot = slot };
-	uint8_t hdr[16];
-	uint64_t i, n;
+	uint8_t hdr[16], *snap = m->snap;
+	uint64_t i, n, k;
 	int zero, err;
 
 	for (i = first; i < first + count; i += n) {
+		n = first + count - i;
+		if (n > WIRE_MAX_PAGES)
+			n = WIRE_MAX_PAGES;
+		memcpy(snap, mem + i * WIRE_PAGE_SIZE, n * WIRE_PAGE_SIZE);
 		zero = (m->caps & WIRE_CAP_ZERO_PAGES) &&
-		       guestmem_page_is_zero(mem + i * WIRE_PAGE_SIZE);
-		for (n = 1; i + n < first + count && n < WIRE_MAX_PAGES; n++)
-			if (!!(m->caps & WIRE_CAP_ZERO_PAGES) &&
-			    guestmem_page_is_zero(mem + (i + n) * WIRE_PAGE_SIZE) != zero)
+		       guestmem_page_is_zero(snap);
+		/* cut the run where zero and non-zero pages alternate */
+		for (k = 1; k < n && (m->caps & WIRE_CAP_ZERO_PAGES); k++)
+			if (guestmem_page_is_zero(snap + k * WIRE_PAGE_SIZE) != zero)
 				break;
+		n = k;
 		p.gfn = m->vm.slots[slot].base_gfn + i;
 		p.count = n;
 		err = send_frame(m, WIRE_PAGES, zero ? WIRE_F_ZERO : 0, hdr,
 				 wire_put_pages_hdr(hdr, &p),
-				 zero ? NULL : mem + i * WIRE_PAGE_SIZE,
-				 zero ? 0 : n * WIRE_PAGE_SIZE);
+				 zero ? NULL : snap, zero ? 0 : n * WIRE_PAGE_SIZE);
 		if (err)
 			return err;
 		m->st->pages_sent += n;
@@ -469,6 +479,9 @@ static int setup(struct mig *m)
 		return fail(m, -EINVAL, "the VM has no memory");
 	m->st->vcpus = m->vm.vcpus;
 	m->st->mode = m->req->mode;
+	m->snap = malloc(WIRE_MAX_PAGES * WIRE_PAGE_SIZE);
+	if (!m->snap)
+		return fail(m, -ENOMEM, "out of memory");
 	for (i = 0; i < m->vm.nslots; i++) {
 		struct ipc_memslot *s = &m->vm.slots[i];
 
@@ -524,6 +537,7 @@ static void teardown(struct mig *m)
 	}
 	if (m->pidfd >= 0)
 		close(m->pidfd);
+	free(m->snap);
 }
 
 static int precopy(struct mig *m)

@@ -18,7 +18,7 @@ int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
 {
 	int err;
 
-	err = side_vmm(&b->src, 0, src_mib, "-w", workload, "--delay", "3000",
+	err = side_vmm(&b->src, 0, src_mib, "-w", workload, "--delay", "20000",
 		       NULL);
 	if (!err)
 		err = side_vmm(&b->dst, 1, dst_mib, NULL);
