@@ -30,7 +30,7 @@
 #define LT_DEFAULT_DEADLINE_US	2000
 #define LT_MAX_DEADLINE_US	1000000
 /* How often pending vCPUs are looked at while an epoch is open. */
-#define LT_POLL_NS		(50 * NSEC_PER_USEC)
+#define LT_POLL_NS		(200 * NSEC_PER_USEC)
 /* Per-vCPU flush latencies kept for the median. */
 #define LT_LAT_SAMPLES		1024
 /* sync mode: one synchronous remote flush per this many pages (1 GiB). */

@@ -304,7 +304,7 @@ int ltnl_epoch_wait(struct ltnl *nl, uint32_t id, uint64_t epoch,
 			return 0;
 		if (now_ms() > end)
 			return -ETIMEDOUT;
-		usleep(200);
+		usleep(1000);
 	}
 }
 
