@@ -9,6 +9,8 @@
 
 #include "workloads.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 const struct workload workloads[] = {
 	{ "W0", 0, 0, false, "empty" },
 	{ "W1", 1, 0, true, "sparse single pages (uniform)" },
@@ -25,7 +27,7 @@ const struct workload workloads[] = {
 	{ "W8/alt", 8, 1, false, "adversarial: alternating bits" },
 };
 
-const int nr_workloads = sizeof(workloads) / sizeof(workloads[0]);
+const int nr_workloads = ARRAY_SIZE(workloads);
 
 /* splitmix64 */
 uint64_t wl_rand(uint64_t *state)
@@ -140,7 +142,7 @@ static void w2_oltp(struct gen *g)
 	}
 	/* Background noise: 5% of the pages, anywhere. */
 	g->target = g->dirty + budget / 20;
-	bernoulli(g, 0, n, (double)budget / 20 / n + 1e-9);
+	bernoulli(g, 0, n, (budget / 20 + 1.0) / n);
 	/* Buffer pool: random 8 or 16 KiB pages (2 or 4 pages, aligned). */
 	g->target = budget;
 	for (iter = 0; !full(g) && iter < 8 * budget; iter++) {
