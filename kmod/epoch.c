@@ -20,7 +20,8 @@
  *
  * Pending vCPUs are polled from an hrtimer (softirq); those still pending
  * at the deadline are kicked (kvm_vcpu_kick: an IPI only if the vCPU is in
- * the guest), and again every deadline period until they flush, so a vCPU
+ * the guest), and again every deadline period (at least LT_REKICK_NS)
+ * until they flush, so a vCPU
  * spinning in the guest without exits cannot hold an epoch open.
  */
 
@@ -82,8 +83,11 @@ static void lt_epoch_poll(struct lt_vm *vm, u64 now)
 			vm->stats.deadline_kicks++;
 		}
 	}
+	/* Kicked vCPUs get another period, never under LT_REKICK_NS. */
 	if (kick)
-		ep->deadline_ns = now + (u64)vm->deadline_us * NSEC_PER_USEC;
+		ep->deadline_ns = now + max_t(u64, LT_REKICK_NS,
+					      (u64)vm->deadline_us *
+					      NSEC_PER_USEC);
 	if (!ep->nr_pending && ep->done != ep->started)
 		lt_epoch_complete(vm, now);
 }

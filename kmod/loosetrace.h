@@ -31,6 +31,8 @@
 #define LT_MAX_DEADLINE_US	1000000
 /* How often pending vCPUs are looked at while an epoch is open. */
 #define LT_POLL_NS		(200 * NSEC_PER_USEC)
+/* A vCPU kicked and still pending is kicked again after this long. */
+#define LT_REKICK_NS		(1000 * NSEC_PER_USEC)
 /* Per-vCPU flush latencies kept for the median. */
 #define LT_LAT_SAMPLES		1024
 /* sync mode: one synchronous remote flush per this many pages (1 GiB). */
