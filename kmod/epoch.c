@@ -21,8 +21,8 @@
  * Pending vCPUs are polled from an hrtimer (softirq); those still pending
  * at the deadline are kicked (kvm_vcpu_kick: an IPI only if the vCPU is in
  * the guest), and again every deadline period (at least LT_REKICK_NS)
- * until they flush, so a vCPU
- * spinning in the guest without exits cannot hold an epoch open.
+ * until they flush, so a vCPU spinning in the guest without exits cannot
+ * hold an epoch open.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
