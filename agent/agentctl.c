@@ -47,7 +47,7 @@ const struct subcmd *subcmd_find(const char *name)
 	return NULL;
 }
 
-static void usage(FILE *f)
+static void print_usage(FILE *f)
 {
 	const struct subcmd *c;
 
@@ -168,22 +168,22 @@ int main(int argc, char **argv)
 			opt_socket = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return EXIT_OK;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		print_usage(stderr);
 		return EXIT_USAGE;
 	}
 	c = subcmd_find(argv[optind]);
 	if (!c) {
 		fprintf(stderr, "agentctl: unknown command \"%s\"\n",
 			argv[optind]);
-		usage(stderr);
+		print_usage(stderr);
 		return EXIT_USAGE;
 	}
 	return c->run(argc - optind, argv + optind);

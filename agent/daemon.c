@@ -493,7 +493,7 @@ static void *peer_thread(void *arg)
 	if (err)
 		logmsg("incoming migration failed: %s", res.why);
 	else
-		logmsg("incoming migration done: %u rounds, %llu pages (%llu zero), %llu bytes received",
+		logmsg("incoming migration done: %u rounds, %llu pages (%llu zero), %llu bytes in",
 		       res.stats.rounds, (unsigned long long)res.stats.pages,
 		       (unsigned long long)res.stats.zero_pages,
 		       (unsigned long long)res.bytes_rx);
@@ -593,25 +593,27 @@ static int listen_peer(void)
 	return fd;
 }
 
-static void usage(FILE *f)
+static void print_usage(FILE *f)
 {
-	fprintf(f,
-"usage: loosetrace-agent [options]\n"
-"  -p, --port PORT           TCP port for peer agents (default %d)\n"
-"  -l, --listen ADDR         IPv4 address to listen on (default: all)\n"
-"  -s, --socket PATH         agentctl socket (default %s)\n"
-"  -i, --incoming SOCK       accept one incoming migration into the VMM\n"
-"                            whose control socket is SOCK\n"
-"  -t, --peer-timeout MS     give up on a silent peer after MS (default %d)\n"
-"  -v, --verbose             log every pre-copy round\n"
-"  -h, --help\n", DEFAULT_PORT, CTL_SOCKET_PATH, DEFAULT_PEER_TIMEOUT);
+	fprintf(f, "usage: loosetrace-agent [options]\n");
+	fprintf(f, "  -p, --port PORT           TCP port for peer agents (default %d)\n",
+		DEFAULT_PORT);
+	fprintf(f, "  -l, --listen ADDR         IPv4 address to listen on (default: all)\n");
+	fprintf(f, "  -s, --socket PATH         agentctl socket (default %s)\n",
+		CTL_SOCKET_PATH);
+	fprintf(f, "  -i, --incoming SOCK       accept one incoming migration into the VMM\n");
+	fprintf(f, "                            whose control socket is SOCK\n");
+	fprintf(f, "  -t, --peer-timeout MS     give up on a silent peer after MS (default %d)\n",
+		DEFAULT_PEER_TIMEOUT);
+	fprintf(f, "  -v, --verbose             log every pre-copy round\n");
+	fprintf(f, "  -h, --help\n");
 }
 
-static volatile sig_atomic_t stop;
+static int stop;
 
 static void on_signal(int sig)
 {
-	stop = sig;
+	__atomic_store_n(&stop, sig, __ATOMIC_RELAXED);
 }
 
 int main(int argc, char **argv)
@@ -651,16 +653,16 @@ int main(int argc, char **argv)
 			g.verbose = 1;
 			break;
 		case 'h':
-			usage(stdout);
+			print_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			print_usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc || g.port <= 0 || g.port > 65535 ||
 	    g.peer_timeout_ms <= 0) {
-		usage(stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	if (geteuid() != 0) {
@@ -676,11 +678,12 @@ int main(int argc, char **argv)
 	pfd[1].fd = listen_peer();
 	if (pfd[0].fd < 0 || pfd[1].fd < 0)
 		return 1;
-	pfd[0].events = pfd[1].events = POLLIN;
+	pfd[0].events = POLLIN;
+	pfd[1].events = POLLIN;
 	logmsg("listening on port %d and %s%s%s", g.port, g.ctl_path,
 	       g.incoming_vmm ? ", incoming VMM " : "",
 	       g.incoming_vmm ? g.incoming_vmm : "");
-	while (!stop) {
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;

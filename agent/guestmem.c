@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,15 +34,19 @@ int guestmem_map_pid(pid_t pid, uint64_t uaddr, uint64_t len, int writable,
 	while (fgets(line, sizeof(line), f)) {
 		char perms[8];
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64,
-			   &start, &end, perms, &off) != 4)
+		unsigned long long a, b, o;
+
+		if (sscanf(line, "%llx-%llx %7s %llx", &a, &b, perms, &o) != 4)
 			continue;
+		start = a;
+		end = b;
+		off = o;
 		if (uaddr < start || uaddr >= end)
 			continue;
 		if (uaddr + len > end || perms[3] != 's') {
 			snprintf(why, why_len,
-				 "guest memory at 0x%" PRIx64 " is not one shared file mapping in process %d",
-				 uaddr, (int)pid);
+				 "guest memory at 0x%llx is not one shared file mapping in process %d",
+				 (unsigned long long)uaddr, (int)pid);
 			fclose(f);
 			return -EINVAL;
 		}
@@ -52,12 +55,12 @@ int guestmem_map_pid(pid_t pid, uint64_t uaddr, uint64_t len, int writable,
 	}
 	fclose(f);
 	if (!found) {
-		snprintf(why, why_len, "no mapping at 0x%" PRIx64 " in process %d",
-			 uaddr, (int)pid);
+		snprintf(why, why_len, "no mapping at 0x%llx in process %d",
+			 (unsigned long long)uaddr, (int)pid);
 		return -ENOENT;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
-		 (int)pid, start, end);
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx",
+		 (int)pid, (unsigned long long)start, (unsigned long long)end);
 	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, why_len, "cannot open %s: %s", path,

@@ -35,21 +35,22 @@ struct req {
 	void *arg;
 };
 
+/* libnl's NLE_* codes back to a negative errno */
 static int nle_to_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
-	case NLE_NOMEM:		return ENOMEM;
-	case NLE_PERM:		return EPERM;
-	case NLE_AGAIN:		return EAGAIN;
-	case NLE_OBJ_NOTFOUND:	return ENOENT;
-	case NLE_INVAL:		return EINVAL;
-	case NLE_RANGE:		return ERANGE;
-	case NLE_MSGSIZE:	return EMSGSIZE;
-	case NLE_BUSY:		return EBUSY;
-	case NLE_NODEV:		return ENODEV;
-	case NLE_EXIST:		return EEXIST;
-	case NLE_OPNOTSUPP:	return EOPNOTSUPP;
-	default:		return EIO;
+	case NLE_NOMEM:		return -ENOMEM;
+	case NLE_PERM:		return -EPERM;
+	case NLE_AGAIN:		return -EAGAIN;
+	case NLE_OBJ_NOTFOUND:	return -ENOENT;
+	case NLE_INVAL:		return -EINVAL;
+	case NLE_RANGE:		return -ERANGE;
+	case NLE_MSGSIZE:	return -EMSGSIZE;
+	case NLE_BUSY:		return -EBUSY;
+	case NLE_NODEV:		return -ENODEV;
+	case NLE_EXIST:		return -EEXIST;
+	case NLE_OPNOTSUPP:	return -EOPNOTSUPP;
+	default:		return -EIO;
 	}
 }
 
@@ -179,12 +180,12 @@ static int req_run(struct ipc *ipc, struct nl_msg *msg,
 	nlmsg_free(msg);
 	if (err < 0) {
 		nl_cb_put(cb);
-		return -nle_to_errno(err);
+		return nle_to_errno(err);
 	}
 	while (!r.done) {
 		err = nl_recvmsgs(ipc->sk, cb);
 		if (err < 0 && !r.done) {
-			r.err = -nle_to_errno(err);
+			r.err = nle_to_errno(err);
 			/* libnl's own word for what went wrong */
 			if (!ipc->err_msg[0])
 				snprintf(ipc->err_msg, sizeof(ipc->err_msg),
@@ -233,7 +234,7 @@ int ipc_open(struct ipc *ipc)
 err_free:
 	nl_socket_free(ipc->sk);
 	ipc->sk = NULL;
-	return -nle_to_errno(err);
+	return nle_to_errno(err);
 }
 
 void ipc_close(struct ipc *ipc)
@@ -416,12 +417,12 @@ static int req_run_raw(struct ipc *ipc, struct nl_msg *msg,
 	nlmsg_free(msg);
 	if (err < 0) {
 		nl_cb_put(cb);
-		return -nle_to_errno(err);
+		return nle_to_errno(err);
 	}
 	while (!r.done) {
 		err = nl_recvmsgs(ipc->sk, cb);
 		if (err < 0 && !r.done) {
-			r.err = -nle_to_errno(err);
+			r.err = nle_to_errno(err);
 			/* libnl's own word for what went wrong */
 			if (!ipc->err_msg[0])
 				snprintf(ipc->err_msg, sizeof(ipc->err_msg),
@@ -675,7 +676,7 @@ int ipc_events_subscribe(struct ipc *ipc)
 	ipc->events_grp = genl_ctrl_resolve_grp(ipc->sk, LOOSETRACE_GENL_NAME,
 						LOOSETRACE_MCGRP_EVENTS);
 	if (ipc->events_grp < 0)
-		return -nle_to_errno(ipc->events_grp);
+		return nle_to_errno(ipc->events_grp);
 	ipc->ev = nl_socket_alloc();
 	if (!ipc->ev)
 		return -ENOMEM;
@@ -688,7 +689,7 @@ int ipc_events_subscribe(struct ipc *ipc)
 	if (err < 0) {
 		nl_socket_free(ipc->ev);
 		ipc->ev = NULL;
-		return -nle_to_errno(err);
+		return nle_to_errno(err);
 	}
 	nl_socket_set_buffer_size(ipc->ev, 1 << 20, 0);
 	return 0;
@@ -723,7 +724,7 @@ int ipc_event_read(struct ipc *ipc, struct ipc_event *ev)
 		ev->type = IPC_EVENT_LOST;
 		return 1;
 	}
-	return -nle_to_errno(err);
+	return nle_to_errno(err);
 }
 
 static int64_t now_ms(void)

@@ -111,9 +111,9 @@ int vmmhook_status(const char *sock, struct vmmhook_status *st, char *why,
 	err = hook_cmd(sock, "status", reply, sizeof(reply), why, why_len);
 	if (err)
 		return err;
-	if (kv(reply, "mem_bytes", v, sizeof(v)) ||
-	    !(st->mem_bytes = strtoull(v, NULL, 0)) ||
-	    kv(reply, "vcpus", v, sizeof(v))) {
+	if (!kv(reply, "mem_bytes", v, sizeof(v)))
+		st->mem_bytes = strtoull(v, NULL, 0);
+	if (!st->mem_bytes || kv(reply, "vcpus", v, sizeof(v))) {
 		snprintf(why, why_len, "VMM status lacks mem_bytes/vcpus: %s",
 			 reply);
 		return -EPROTO;

@@ -1,16 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make demo`: boots the test VM on the newest installed kernel, loads
-# kvm, kvm-amd and loosetrace.ko there, and shows what the module reports
-# about itself over its generic netlink family.
+# `make demo`: boots the test VM on the newest installed kernel (kvm,
+# kvm-amd and loosetrace.ko loaded there), shows the module's status,
+# then live-migrates a 2-vCPU guest of 64 MiB that keeps writing, in
+# loose mode, from one network namespace to another through two
+# loosetrace-agents, and prints the migration summary and the
+# destination guest's verification verdict.
+#
+# DEMO_KERNEL=<release> picks the kernel; DEMO_MIB the guest size;
+# DEMO_MODE loose (default) or sync.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 export BUILD
-# loosetrace-status is built with the module selftests.
-export VM_EXTRA_BIN="${VM_EXTRA_BIN:-} $BUILD/selftests/module/bin"
+# loosetrace-status (module selftests) and lt-agent-demo (agent suite).
+export VM_EXTRA_BIN="${VM_EXTRA_BIN:-} $BUILD/selftests/module/bin $BUILD/selftests/agent/bin"
 
 script=$(mktemp "${TMPDIR:-/tmp}/loosetrace-demo.XXXXXX")
 trap 'rm -f "$script"' EXIT
@@ -22,5 +28,8 @@ echo "CPU flags: $flags; $(ls /dev/kvm)"
 lsmod | grep -E '^(loosetrace|kvm_amd|kvm) '
 echo "== loosetrace status (generic netlink family \"loosetrace\")"
 loosetrace-status
+echo "== live migration"
+lt-agent-demo "$1" "$2"
 SCRIPT
-exec "$TOP/selftests/vm/run-in-vm.sh" "${DEMO_KERNEL:-newest}" "$script"
+exec "$TOP/selftests/vm/run-in-vm.sh" "${DEMO_KERNEL:-newest}" "$script" \
+	"${DEMO_MIB:-64}" "${DEMO_MODE:-loose}"

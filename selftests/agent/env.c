@@ -22,7 +22,7 @@
 
 #include "env.h"
 
-static void msleep(int ms)
+static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -115,7 +115,8 @@ int bed_setup(struct bed *b)
 	int err;
 
 	memset(b, 0, sizeof(*b));
-	b->src.netns = b->dst.netns = -1;
+	b->src.netns = -1;
+	b->dst.netns = -1;
 	b->init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (unshare(CLONE_NEWNET))
 		return -errno;
@@ -163,7 +164,7 @@ void side_kill(pid_t *pid, int sig)
 				waitpid(*pid, NULL, 0);
 				break;
 			}
-			msleep(10);
+			sleep_ms(10);
 		}
 		*pid = 0;
 	}
@@ -227,7 +228,7 @@ static int wait_ready(const char *sock, int is_vmm, pid_t pid)
 			}
 			close(fd);
 		}
-		msleep(20);
+		sleep_ms(20);
 	}
 	return -ETIMEDOUT;
 }
@@ -390,7 +391,7 @@ int json_has(const char *json, const char *key, const char *value)
 	char pat[128];
 
 	snprintf(pat, sizeof(pat), "\"%s\":%s", key, value);
-	return strstr(json, pat) != NULL;
+	return !!strstr(json, pat);
 }
 
 void dump_log(const char *path)
@@ -432,7 +433,7 @@ int vmm_wait_writes(const char *sock, unsigned long long n, int timeout_ms)
 	while (now_ms() - t0 < timeout_ms) {
 		if (vmm_total_writes(sock) >= n)
 			return 0;
-		msleep(20);
+		sleep_ms(20);
 	}
 	return -ETIMEDOUT;
 }

@@ -90,7 +90,7 @@ static int log_has(const char *path, const char *what)
 	if (!f)
 		return 0;
 	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
+		found = !!strstr(line, what);
 	fclose(f);
 	return found;
 }

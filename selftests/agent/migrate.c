@@ -42,12 +42,12 @@ void migrate(struct bed *b, const char *mode, struct mig_result *r, ...)
 	const char *argv[32] = {
 		"agentctl", "-j", "-s", b->src.agent_sock, "migrate",
 		"--vm", NULL, "--to", DST_TARGET, "--vmm", b->src.vmm_sock,
-		"--mode", mode,
+		"--mode", mode, "--max-rounds", "5",
 	};
 	char pid[16];
 	const char *a;
 	va_list ap;
-	int n = 13;
+	int n = 15;
 
 	snprintf(pid, sizeof(pid), "%d", (int)b->src.vmm);
 	argv[6] = pid;
