@@ -10,7 +10,7 @@
 #   KVERS        kernel releases to test (default: every kernel with an
 #                image in /boot and a built build/kmod/<release>/loosetrace.ko)
 #   VM_SUITES    only these VM suites (or suite/program), e.g. "engine"
-#   HOST_SUITES  host suites to run (default "codec"; "" for none)
+#   HOST_SUITES  host suites to run (default "codec agent-host"; "" for none)
 #   BUILD        build directory (default: <top>/build)
 #   and the VM_* knobs of selftests/vm/run-vm.sh
 set -uo pipefail
@@ -22,7 +22,7 @@ logs=$BUILD/check
 rm -rf "$logs"
 mkdir -p "$logs"
 
-HOST_SUITES=${HOST_SUITES-codec}
+HOST_SUITES=${HOST_SUITES-codec agent-host}
 if [ -z "${KVERS:-}" ]; then
 	KVERS=$(cd "$BUILD/kmod" 2>/dev/null && ls -d */loosetrace.ko 2>/dev/null |
 		sed 's|/loosetrace.ko$||')

@@ -25,7 +25,7 @@ set -euo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 # Suites that run on the host, never in the VM.
-HOST_SUITES="codec"
+HOST_SUITES="codec agent-host"
 
 rel=${1:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
 out=${2:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
