@@ -18,8 +18,8 @@
 
 #define BLK_SHIFT	LOOSETRACE_BITMAP_BLOCK_SHIFT
 #define BLK_PAGES	LOOSETRACE_BITMAP_BLOCK_PAGES
-#define HDR_LEN		LOOSETRACE_BITMAP_HDR_LEN
-#define SEG_LEN		LOOSETRACE_BITMAP_SEG_LEN
+#define HDR_MAX		LOOSETRACE_BITMAP_HDR_MAX
+#define SEG_MAX		LOOSETRACE_BITMAP_SEG_MAX
 #define QMAX		LOOSETRACE_BITMAP_RICE_QMAX
 #define QMAX_MASK	((1U << QMAX) - 1)
 #define LEN_BITS	5
@@ -70,6 +70,30 @@ static inline void rice_update(struct lt_rice *s, u64 v)
 }
 
 /* ---- encoder ---- */
+
+/* LEB128: 7 bits a byte, low first, high bit set on all but the last. */
+static u32 varint_len(u32 v)
+{
+	u32 n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static u32 put_varint(u8 *p, u32 v)
+{
+	u32 n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (u8)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (u8)v;
+	return n;
+}
 
 /* Bit writer: LSB first, stores 32 bits at a time. */
 struct lt_bw {
@@ -215,12 +239,25 @@ static inline u64 blk_budget(const struct lt_enc *e, u32 blk)
 	return raw - CLOSE_RESERVE;
 }
 
-static void put_seg_hdr(struct lt_enc *e, size_t at, u32 type, u32 nblk)
+/*
+ * Write the header of the segment whose data starts SEG_MAX bytes after
+ * @at and ends at @end; the data moves down when the header is shorter.
+ * Returns the new end.
+ */
+static size_t put_seg_hdr(struct lt_enc *e, size_t at, size_t end, u32 type,
+			  u32 nblk)
 {
-	if (at + SEG_LEN <= e->cap)
-		lt_put_le32(e->out + at, ((nblk - 1) << 2) | type);
-	else
+	u32 v = ((nblk - 1) << 2) | type, n = varint_len(v);
+
+	if (end > e->cap) {
 		e->over = true;
+		return at;
+	}
+	put_varint(e->out + at, v);
+	if (n < SEG_MAX)
+		memmove(e->out + at + n, e->out + at + SEG_MAX,
+			end - at - SEG_MAX);
+	return end - (SEG_MAX - n);
 }
 
 /* How the RLE stream would be closed at the start of a block. */
@@ -295,7 +332,7 @@ static u32 enc_rle(struct lt_enc *e, u32 blk0)
 	memset(&st, 0, sizeof(st));
 	st.c.w.buf = e->out;
 	st.c.w.cap = e->cap;
-	st.c.w.off = e->len + SEG_LEN;
+	st.c.w.off = e->len + SEG_MAX;
 	rice_reset(&st.c.g);
 	rice_reset(&st.c.r);
 	st.snap = st.c;
@@ -349,9 +386,10 @@ cut:
 	next = st.blk;
 close:
 	bw_flush(&st.c.w);
-	put_seg_hdr(e, e->len, LOOSETRACE_BITMAP_SEG_RLE, st.blk - blk0);
 	e->over |= st.c.w.over;
-	e->len = st.c.w.off;
+	if (!e->over)
+		e->len = put_seg_hdr(e, e->len, st.c.w.off,
+				     LOOSETRACE_BITMAP_SEG_RLE, st.blk - blk0);
 	return next;
 }
 
@@ -383,7 +421,7 @@ static bool raw_preferred(const struct lt_enc *e, u32 blk)
 /* A raw segment from @blk0 on, as long as raw stays the better choice. */
 static u32 enc_raw(struct lt_enc *e, u32 blk0)
 {
-	size_t at = e->len, o = at + SEG_LEN;
+	size_t at = e->len, o = at + SEG_MAX;
 	u32 blk = blk0, pend;
 	u64 p;
 
@@ -411,8 +449,7 @@ static u32 enc_raw(struct lt_enc *e, u32 blk0)
 			}
 		}
 	}
-	put_seg_hdr(e, at, LOOSETRACE_BITMAP_SEG_RAW, blk - blk0);
-	e->len = o;
+	e->len = put_seg_hdr(e, at, o, LOOSETRACE_BITMAP_SEG_RAW, blk - blk0);
 	return blk;
 }
 
@@ -460,7 +497,7 @@ size_t lt_bm_encoded_max(u32 npages)
 {
 	size_t nblocks = ((size_t)npages + BLK_PAGES - 1) >> BLK_SHIFT;
 
-	return HDR_LEN + nblocks * SEG_LEN + ((size_t)npages + 7) / 8 +
+	return HDR_MAX + nblocks * SEG_MAX + ((size_t)npages + 7) / 8 +
 	       SHORT_SLACK / 8 + 32;
 }
 
@@ -470,66 +507,113 @@ long lt_bm_encode(const u64 *bitmap, u32 npages, void *out, size_t out_size)
 		.bm = bitmap,
 		.out = out,
 		.cap = out_size,
-		.len = HDR_LEN,
+		.len = HDR_MAX,
 		.npages = npages,
 		.nwords = (u32)lt_bm_words(npages),
 		.nblocks = (u32)(((u64)npages + BLK_PAGES - 1) >> BLK_SHIFT),
 	};
 	u8 *o = out;
+	size_t plen, hlen;
 	u32 blk = 0;
 
-	if (out_size < HDR_LEN)
+	if (out_size < HDR_MAX)
 		return -EMSGSIZE;
 	while (blk < e.nblocks && !e.over) {
 		blk = enc_rle(&e, blk);
 		if (blk < e.nblocks)
 			blk = enc_raw(&e, blk);
 	}
-	if (e.over || e.len > out_size || e.len - HDR_LEN > 0xffffffffULL)
+	plen = e.len - HDR_MAX;
+	if (e.over || e.len > out_size || plen > 0xffffffffULL)
 		return -EMSGSIZE;
+	/* The payload was written after room for the longest header. */
 	lt_put_le16(o, LOOSETRACE_BITMAP_MAGIC);
 	o[2] = LOOSETRACE_BITMAP_VERSION;
-	o[3] = 0;
-	lt_put_le32(o + 4, npages);
-	lt_put_le32(o + 8, (u32)(e.len - HDR_LEN));
-	lt_put_le32(o + 12, lt_bm_checksum(o + HDR_LEN, e.len - HDR_LEN,
-					   npages));
-	return (long)e.len;
+	hlen = 3 + put_varint(o + 3, npages);
+	hlen += put_varint(o + hlen, (u32)plen);
+	if (plen) {
+		lt_put_le32(o + hlen, lt_bm_checksum(o + HDR_MAX, plen,
+						     npages));
+		hlen += 4;
+		memmove(o + hlen, o + HDR_MAX, plen);
+	}
+	return (long)(hlen + plen);
 }
 
 /* ---- decoder ---- */
 
-int lt_bm_check(const void *in, size_t len, u32 max_pages, u32 *npages)
+/* Read a LEB128 value of at most 32 bits; 0 or a negative error. */
+static int get_varint(const u8 **p, const u8 *end, u32 *val)
 {
-	const u8 *p = in;
-	u32 n, plen;
+	u64 v = 0;
+	u32 shift;
 
-	if (len < HDR_LEN)
+	for (shift = 0; shift < 35; shift += 7) {
+		if (*p == end)
+			return -EMSGSIZE;
+		v |= (u64)(**p & 0x7f) << shift;
+		if (!(*(*p)++ & 0x80)) {
+			if (v > 0xffffffffULL)
+				return -EBADMSG;
+			*val = (u32)v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* Check the header; on success, point @payload at the payload. */
+static int check_hdr(const u8 *p, size_t len, u32 max_pages, u32 *npages,
+		     const u8 **payload)
+{
+	const u8 *end = p + len;
+	u32 n, plen;
+	int ret;
+
+	if (len < 3)
 		return -EMSGSIZE;
 	if (lt_get_le16(p) != LOOSETRACE_BITMAP_MAGIC ||
-	    p[2] != LOOSETRACE_BITMAP_VERSION || p[3])
+	    p[2] != LOOSETRACE_BITMAP_VERSION)
 		return -EINVAL;
-	n = lt_get_le32(p + 4);
-	plen = lt_get_le32(p + 8);
+	p += 3;
+	ret = get_varint(&p, end, &n);
+	if (!ret)
+		ret = get_varint(&p, end, &plen);
+	if (ret)
+		return ret;
 	if (n > max_pages)
 		return -EOVERFLOW;
-	if (len - HDR_LEN != plen)
+	if (plen) {
+		if (end - p < 4)
+			return -EMSGSIZE;
+		p += 4;
+	}
+	if ((size_t)(end - p) != plen)
 		return -EMSGSIZE;
-	if (lt_get_le32(p + 12) != lt_bm_checksum(p + HDR_LEN, plen, n))
+	if (plen && lt_get_le32(p - 4) != lt_bm_checksum(p, plen, n))
 		return -EBADMSG;
 	*npages = n;
+	*payload = p;
 	return 0;
+}
+
+int lt_bm_check(const void *in, size_t len, u32 max_pages, u32 *npages)
+{
+	const u8 *payload;
+
+	return check_hdr(in, len, max_pages, npages, &payload);
 }
 
 int lt_bm_iter_init(struct lt_bm_iter *it, const void *in, size_t len,
 		    u32 max_pages, u32 *npages)
 {
-	int ret = lt_bm_check(in, len, max_pages, npages);
+	const u8 *payload;
+	int ret = check_hdr(in, len, max_pages, npages, &payload);
 
 	if (ret)
 		return ret;
 	memset(it, 0, sizeof(*it));
-	it->seg = (const u8 *)in + HDR_LEN;
+	it->seg = payload;
 	it->end = (const u8 *)in + len;
 	it->npages = *npages;
 	return 0;
@@ -592,9 +676,11 @@ static int open_seg(struct lt_bm_iter *it)
 
 	if (it->seg == it->end)
 		return 0;
-	if (it->end - it->seg < SEG_LEN || it->pos >= it->npages)
+	if (it->pos >= it->npages)
 		return -EBADMSG;
-	word = lt_get_le32(it->seg);
+	it->bytes = it->seg;
+	if (get_varint(&it->bytes, it->end, &word))
+		return -EBADMSG;
 	it->type = word & 3;
 	nblk = (word >> 2) + 1;
 	it->seg_start = it->pos;
@@ -605,7 +691,6 @@ static int open_seg(struct lt_bm_iter *it)
 	span += BLK_PAGES;
 	it->seg_end = span < it->npages - it->pos ? it->pos + (u32)span :
 		      it->npages;
-	it->bytes = it->seg + SEG_LEN;
 	if (it->type == LOOSETRACE_BITMAP_SEG_RAW) {
 		u32 pages = it->seg_end - it->seg_start;
 		size_t nbytes = ((size_t)pages + 7) / 8;

@@ -18,7 +18,7 @@
 #include "bitmap_codec.h"
 
 #define MAX_PAGES	(1U << 17)
-#define HDR		LOOSETRACE_BITMAP_HDR_LEN
+#define HDR_MAX		LOOSETRACE_BITMAP_HDR_MAX
 
 static uint64_t bm[MAX_PAGES / 64 + 1], bm2[MAX_PAGES / 64 + 1];
 static uint8_t buf[1 << 17];
@@ -56,18 +56,44 @@ static void check_decoded(const uint8_t *in, size_t len, uint32_t npages)
 		abort();
 	enc = malloc(cap);
 	l = lt_bm_encode((const u64 *)bm, npages, enc, cap);
-	if (l < HDR || lt_bm_decode(enc, l, (u64 *)bm2, npages) != npages ||
+	if (l < 5 || lt_bm_decode(enc, l, (u64 *)bm2, npages) != npages ||
 	    memcmp(bm, bm2, nw * 8))
 		abort();
 	free(enc);
 }
 
+static size_t put_varint(uint8_t *p, uint32_t v)
+{
+	size_t n = 0;
+
+	for (; v >= 0x80; v >>= 7)
+		p[n++] = (uint8_t)(v | 0x80);
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* A header with a valid checksum in front of @plen payload bytes. */
+static size_t forge(uint8_t *out, uint32_t npages, const uint8_t *payload,
+		    uint32_t plen)
+{
+	uint32_t sum = htole32(lt_bm_checksum(payload, plen, npages));
+	size_t n;
+
+	out[0] = LOOSETRACE_BITMAP_MAGIC & 0xff;
+	out[1] = LOOSETRACE_BITMAP_MAGIC >> 8;
+	out[2] = LOOSETRACE_BITMAP_VERSION;
+	n = 3 + put_varint(out + 3, npages);
+	n += put_varint(out + n, plen);
+	if (plen) {
+		memcpy(out + n, &sum, 4);
+		n += 4;
+	}
+	memcpy(out + n, payload, plen);
+	return n + plen;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct loosetrace_bitmap_header h = {
-		.magic = htole16(LOOSETRACE_BITMAP_MAGIC),
-		.version = LOOSETRACE_BITMAP_VERSION,
-	};
 	const uint8_t *in = data + 1;
 	size_t len = size - 1;
 	uint32_t npages;
@@ -79,17 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0:
 		break;
 	case 1:
-		if (size < 4 || size - 4 > sizeof(buf) - HDR)
+		if (size < 4 || size - 4 > sizeof(buf) - HDR_MAX)
 			return 0;
 		npages = (data[1] | data[2] << 8 | data[3] << 16) % MAX_PAGES;
-		len = size - 4;
-		h.npages = htole32(npages);
-		h.payload_len = htole32(len);
-		h.checksum = htole32(lt_bm_checksum(data + 4, len, npages));
-		memcpy(buf, &h, HDR);
-		memcpy(buf + HDR, data + 4, len);
+		len = forge(buf, npages, data + 4, size - 4);
 		in = buf;
-		len += HDR;
 		break;
 	case 2:
 		npages = len * 8 > MAX_PAGES ? MAX_PAGES : len * 8;
@@ -98,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (npages & 63)
 			bm[npages / 64] &= (1ULL << (npages & 63)) - 1;
 		got = lt_bm_encode((const u64 *)bm, npages, buf, sizeof(buf));
-		if (got < HDR)
+		if (got < 5)
 			abort();
 		memcpy(bm2, bm, sizeof(bm));
 		if (lt_bm_decode(buf, got, (u64 *)bm, npages) != npages ||

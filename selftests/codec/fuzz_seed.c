@@ -27,13 +27,28 @@ static void put(const char *dir, const char *name, int mode,
 	}
 }
 
+/* Header length: magic, version, two varints, checksum if any payload. */
+static long hdr_len(const uint8_t *enc)
+{
+	long n = 3;
+	uint32_t plen = 0, shift = 0;
+
+	while (enc[n++] & 0x80)
+		;
+	do {
+		plen |= (uint32_t)(enc[n] & 0x7f) << shift;
+		shift += 7;
+	} while (enc[n++] & 0x80);
+	return n + (plen ? 4 : 0);
+}
+
 int main(int argc, char **argv)
 {
 	size_t cap = lt_bm_encoded_max(PAGES), nw = lt_bm_words(PAGES);
 	uint64_t *bm = calloc(nw, 8);
 	uint8_t *enc = malloc(cap), *pl;
 	char name[64];
-	long len;
+	long len, hl;
 	int w;
 
 	if (argc != 2 || !bm || !enc) {
@@ -48,12 +63,13 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "w%d", w);
 		put(argv[1], name, 0, enc, len);
 		/* Mode 1: three bytes of npages, then the payload. */
-		pl = malloc(len - 16 + 3);
+		hl = hdr_len(enc);
+		pl = malloc(len - hl + 3);
 		pl[0] = PAGES & 0xff;
 		pl[1] = (PAGES >> 8) & 0xff;
 		pl[2] = (PAGES >> 16) & 0xff;
-		memcpy(pl + 3, enc + 16, len - 16);
-		put(argv[1], name, 1, pl, len - 16 + 3);
+		memcpy(pl + 3, enc + hl, len - hl);
+		put(argv[1], name, 1, pl, len - hl + 3);
 		free(pl);
 		if (w < 10)
 			put(argv[1], name, 2, bm, 8192);

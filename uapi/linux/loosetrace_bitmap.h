@@ -7,28 +7,28 @@
  * compacted form below is what HARVEST returns per memslot and what the
  * agent sends to its peer. Every multi-byte field is little-endian.
  *
- * Header (16 bytes, struct loosetrace_bitmap_header)
- * --------------------------------------------------
- *   bytes  0-1   magic       0x42 0x4c ("LB"), LOOSETRACE_BITMAP_MAGIC
- *   byte   2     version     LOOSETRACE_BITMAP_VERSION (1)
- *   byte   3     flags       0; any other value is rejected
- *   bytes  4-7   npages      pages the bitmap covers (bits)
- *   bytes  8-11  payload_len bytes of payload that follow the header;
- *                            header + payload is the whole encoding
- *   bytes 12-15  checksum    loosetrace_bitmap checksum (below) of the
- *                            payload, seeded with npages and payload_len
+ * Header (7 to 17 bytes)
+ * -----------------------
+ *   bytes 0-1  magic        0x4c 0x42 ("LB"), LOOSETRACE_BITMAP_MAGIC
+ *   byte  2    version      LOOSETRACE_BITMAP_VERSION (1)
+ *   varint     npages       pages the bitmap covers (bits)
+ *   varint     payload_len  bytes of payload after the header
+ *   4 bytes    checksum     of the payload (below); absent when
+ *                           payload_len is 0
+ * A varint is LEB128: 7 bits per byte, least significant first, the top
+ * bit set on every byte but the last; at most 5 bytes, value < 2^32.
+ * Header and payload are the whole encoding: no byte may follow.
  *
  * Payload: a sequence of segments
  * -------------------------------
  * The pages are cut into blocks of LOOSETRACE_BITMAP_BLOCK_PAGES (65536)
  * pages; the last block may be shorter. Segments cover whole blocks, one
  * after the other from page 0. Pages after the last segment are clean, so
- * an empty bitmap has an empty payload. A segment opens with a 4-byte
- * little-endian word:
+ * an empty bitmap has an empty payload. A segment opens with a varint:
  *   bits 0-1   type: 1 = RLE, 2 = RAW (0 and 3 are invalid)
- *   bits 2-31  number of blocks covered, minus one
- * A segment must not start at or beyond npages. Its last block ends at
- * npages if that comes first.
+ *   bits 2-    number of blocks covered, minus one
+ * A segment must not start at or beyond npages, and its last block must
+ * start before npages (it ends at npages if that comes first).
  *
  * RAW segment: the covered pages as plain bitmap bytes, ceil(pages / 8) of
  * them; bit j of byte b is page 8 * b + j of the segment. Bits past
@@ -69,7 +69,7 @@
  *
  * Size: an encoder never emits an RLE segment larger than the RAW
  * segment for the same blocks, so an encoding is at most the raw bitmap
- * plus 16 bytes, 4 bytes per segment and, for a short last block, 64.
+ * plus 17 bytes, 3 bytes per segment and, for a short last block, 64.
  */
 #ifndef _UAPI_LINUX_LOOSETRACE_BITMAP_H
 #define _UAPI_LINUX_LOOSETRACE_BITMAP_H
@@ -78,33 +78,15 @@
 
 #define LOOSETRACE_BITMAP_MAGIC		0x424c
 #define LOOSETRACE_BITMAP_VERSION	1
-#define LOOSETRACE_BITMAP_HDR_LEN	16
+#define LOOSETRACE_BITMAP_HDR_MAX	17
 #define LOOSETRACE_BITMAP_BLOCK_SHIFT	16
 #define LOOSETRACE_BITMAP_BLOCK_PAGES	65536	/* 1 << BLOCK_SHIFT */
-#define LOOSETRACE_BITMAP_SEG_LEN	4
+#define LOOSETRACE_BITMAP_SEG_MAX	3
 #define LOOSETRACE_BITMAP_SEG_RLE	1
 #define LOOSETRACE_BITMAP_SEG_RAW	2
 #define LOOSETRACE_BITMAP_RICE_A0	16
 #define LOOSETRACE_BITMAP_RICE_NMAX	8
 #define LOOSETRACE_BITMAP_RICE_QMAX	16
 #define LOOSETRACE_BITMAP_SEED		0x6c6f6f7365747263ULL
-
-/**
- * struct loosetrace_bitmap_header - start of every compacted bitmap
- * @magic: LOOSETRACE_BITMAP_MAGIC, little-endian
- * @version: LOOSETRACE_BITMAP_VERSION
- * @flags: zero
- * @npages: pages (bits) covered, little-endian
- * @payload_len: payload bytes after the header, little-endian
- * @checksum: checksum of the payload, little-endian
- */
-struct loosetrace_bitmap_header {
-	__u16	magic;
-	__u8	version;
-	__u8	flags;
-	__u32	npages;
-	__u32	payload_len;
-	__u32	checksum;
-};
 
 #endif /* _UAPI_LINUX_LOOSETRACE_BITMAP_H */
