@@ -64,6 +64,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: lt-vmm [options]\n"
+"       lt-vmm ctl SOCKET COMMAND [ARGS...]   (one control command)\n"
 "  -c, --vcpus N           vCPUs (default 2)\n"
 "  -m, --mem-mib M         guest memory in MiB, multiple of 2 (default 16)\n"
 "  -f, --mem PATH          shared backing file (default: a memfd)\n"
@@ -378,6 +379,55 @@ static struct vmm *create_vm(struct opts *o)
 	return vm;
 }
 
+/*
+ * "lt-vmm ctl SOCKET COMMAND...": sends one command, prints the reply,
+ * exits 0 on "ok", 1 on "err", 2 if the VMM cannot be reached.
+ */
+static int ctl_client(int argc, char **argv)
+{
+	struct sockaddr_un sa;
+	char buf[2048];
+	size_t off = 0;
+	ssize_t n;
+	int fd, i;
+
+	if (argc < 4 || strlen(argv[2]) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "usage: lt-vmm ctl SOCKET COMMAND [ARGS...]\n");
+		return EXIT_USAGE;
+	}
+	for (i = 3; i < argc; i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s",
+				i > 3 ? " " : "", argv[i]);
+	if (off >= sizeof(buf) - 1) {
+		fprintf(stderr, "lt-vmm ctl: command too long\n");
+		return EXIT_USAGE;
+	}
+	buf[off++] = '\n';
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, argv[2]);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, buf, off) != (ssize_t)off) {
+		fprintf(stderr, "lt-vmm ctl: %s: %s\n", argv[2],
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	off = 0;
+	while (off < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + off, sizeof(buf) - 1 - off)) > 0) {
+		off += n;
+		if (memchr(buf, '\n', off))
+			break;
+	}
+	close(fd);
+	buf[off] = 0;
+	fputs(buf, stdout);
+	if (!off || buf[off - 1] != '\n')
+		fputs("\n", stdout);
+	return strncmp(buf, "ok", 2) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ltvmm_ctl_ctx ctx = { 0 };
@@ -386,6 +436,8 @@ int main(int argc, char **argv)
 	int lfd = -1, rc = 0;
 	char line[1024];
 
+	if (argc > 1 && !strcmp(argv[1], "ctl"))
+		return ctl_client(argc, argv);
 	if (parse_opts(argc, argv, &o))
 		return EXIT_USAGE;
 	if (access("/dev/kvm", R_OK | W_OK)) {

@@ -25,10 +25,11 @@ _Static_assert(LTG_STACK_GPA + LTG_MAX_VCPUS * LTG_STACK_SIZE <=
 _Static_assert(LTG_GEN_TABLE_GPA + LTG_MAX_MEM / LTG_PAGE_SIZE * 4 <=
 	       LTG_DATA_GPA, "generation table overlaps the data pages");
 
+/* The last error, unless a fatal one is already recorded: that one stays. */
 static void vmm_verror(struct vmm *vm, const char *fmt, va_list ap)
 {
 	pthread_mutex_lock(&vm->lock);
-	if (!vm->err[0])
+	if (!vm->failed)
 		vsnprintf(vm->err, sizeof(vm->err), fmt, ap);
 	pthread_mutex_unlock(&vm->lock);
 }
@@ -159,7 +160,7 @@ static int create_vcpus(struct vmm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	for (i = 0; i < vm->nr_vcpus; i++)
-		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].fd = vm->vcpus[i].stats_fd = -1;
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vmm_vcpu *v = &vm->vcpus[i];
 
@@ -218,7 +219,7 @@ struct vmm *vmm_create(const struct vmm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	vm->kvm_fd = vm->vm_fd = vm->mem_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = vm->mem_fd = -1;
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->incoming = cfg->incoming;
 	pthread_mutex_init(&vm->lock, NULL);
@@ -258,6 +259,7 @@ struct vmm *vmm_create(const struct vmm_config *cfg, char *err, size_t errlen)
 	}
 	if (create_vcpus(vm, err, errlen))
 		goto fail;
+	vmm_open_stats(vm);
 	if (!vm->incoming && vmm_boot_setup(vm)) {
 		snprintf(err, errlen, "%s", vm->err);
 		goto fail;
@@ -296,10 +298,14 @@ void vmm_destroy(struct vmm *vm)
 	for (i = 0; vm->vcpus && i < vm->nr_vcpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run, vm->run_size);
+		if (vm->vcpus[i].stats_fd >= 0)
+			close(vm->vcpus[i].stats_fd);
 		if (vm->vcpus[i].fd >= 0)
 			close(vm->vcpus[i].fd);
 	}
 	free(vm->vcpus);
+	if (vm->vm_stats_fd >= 0)
+		close(vm->vm_stats_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->mem)

@@ -86,10 +86,14 @@ int vmm_pause(struct vmm *vm, unsigned int timeout_ms);
 int vmm_resume(struct vmm *vm);
 bool vmm_paused(struct vmm *vm);
 void vmm_destroy(struct vmm *vm);	/* stops threads, unmaps, closes */
-const char *vmm_error(struct vmm *vm);	/* NULL if none */
+/* Why the last call failed, or the fatal error once failed; or NULL. */
+const char *vmm_error(struct vmm *vm);
 bool vmm_failed(struct vmm *vm);	/* a vCPU thread hit a fatal error */
 
-/* Workload: applies at once, the guest re-reads it every loop. */
+/*
+ * Workload: applies at once, the guest re-reads it every loop (a halted
+ * vCPU is woken by a doorbell interrupt to see it).
+ */
 void vmm_workload_default(struct ltg_vcpu_cfg *wl, enum ltg_mode mode);
 /* vcpu -1: every vCPU */
 int vmm_set_workload(struct vmm *vm, int vcpu, const struct ltg_vcpu_cfg *wl);
@@ -105,6 +109,9 @@ uint64_t vmm_writes(struct vmm *vm, unsigned int vcpu);
 uint64_t vmm_total_writes(struct vmm *vm);
 /* Waits until every vCPU has completed at least n writes (or fails). */
 int vmm_wait_writes(struct vmm *vm, uint64_t n, unsigned int timeout_ms);
+/* Same for one vCPU (vcpu -1: every vCPU). */
+int vmm_wait_vcpu_writes(struct vmm *vm, int vcpu, uint64_t n,
+			 unsigned int timeout_ms);
 
 /*
  * Guest-side commands: the guest finishes the page write it is in,
@@ -115,6 +122,13 @@ int vmm_wait_writes(struct vmm *vm, uint64_t n, unsigned int timeout_ms);
 int vmm_guest_park(struct vmm *vm, unsigned int timeout_ms);
 int vmm_guest_run(struct vmm *vm);
 int vmm_verify(struct vmm *vm, struct vmm_verdict *v, unsigned int timeout_ms);
+
+/*
+ * One counter from KVM's statistics of the VM (vcpu -1) or of a vCPU,
+ * by its name in KVM_GET_STATS_FD ("exits", "halt_wakeup",
+ * "remote_tlb_flush", ...).
+ */
+int vmm_kvm_stat(struct vmm *vm, int vcpu, const char *name, uint64_t *val);
 
 /* Layout and access for other processes and tests */
 void vmm_get_layout(struct vmm *vm, struct vmm_layout *l);

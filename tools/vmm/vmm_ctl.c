@@ -54,7 +54,7 @@ void ltvmm_status_line(struct ltvmm_ctl_ctx *c, char *buf, size_t len)
 		APPEND(buf, len, off, "%s%s", i ? "," : "",
 		       vmm_mode_name(wl.mode));
 	}
-	if (vmm_error(c->vm))
+	if (vmm_failed(c->vm))
 		APPEND(buf, len, off, " error=\"%s\"", vmm_error(c->vm));
 }
 

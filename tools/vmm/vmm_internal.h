@@ -12,6 +12,7 @@ struct vmm_vcpu {
 	struct vmm *vm;
 	unsigned int id;
 	int fd;
+	int stats_fd;		/* opened before the vCPU first runs */
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
@@ -25,6 +26,7 @@ struct vmm_vcpu {
 struct vmm {
 	int kvm_fd;
 	int vm_fd;
+	int vm_stats_fd;
 	int mem_fd;
 	void *mem;
 	uint64_t mem_bytes;
@@ -58,5 +60,7 @@ void vmm_fail(struct vmm *vm, const char *fmt, ...)
 int vmm_boot_setup(struct vmm *vm);		/* vmm_boot.c */
 int vmm_vcpu_set_cpuid(struct vmm *vm, struct vmm_vcpu *v);
 void *vmm_vcpu_thread(void *arg);		/* vmm_run.c */
+void vmm_ring_doorbells(struct vmm *vm);
+int vmm_open_stats(struct vmm *vm);			/* vmm_stats.c */
 
 #endif /* LTVMM_VMM_INTERNAL_H */

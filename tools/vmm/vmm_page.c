@@ -65,6 +65,8 @@ int vmm_set_workload(struct vmm *vm, int vcpu, const struct ltg_vcpu_cfg *wl)
 		ctl->cfg[i].seed = wl->seed;
 		__atomic_store_n(&ctl->cfg[i].mode, wl->mode, __ATOMIC_SEQ_CST);
 	}
+	if (vm->started)
+		vmm_ring_doorbells(vm);
 	return 0;
 }
 

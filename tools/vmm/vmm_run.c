@@ -239,8 +239,8 @@ bool vmm_paused(struct vmm *vm)
 	return p;
 }
 
-/* An MSI to one vCPU's x2APIC: ends a HLT so the guest re-reads cmd. */
-static void ring_doorbells(struct vmm *vm)
+/* An MSI to each vCPU's x2APIC: ends a HLT so the guest re-reads ctl. */
+void vmm_ring_doorbells(struct vmm *vm)
 {
 	struct kvm_msi msi;
 	unsigned int i;
@@ -261,7 +261,7 @@ static uint32_t set_cmd(struct vmm *vm, uint32_t cmd)
 
 	__atomic_store_n(&ctl->cmd_seq, seq, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&ctl->cmd, cmd, __ATOMIC_SEQ_CST);
-	ring_doorbells(vm);
+	vmm_ring_doorbells(vm);
 	return seq;
 }
 
@@ -280,16 +280,21 @@ static bool guest_all_parked(struct vmm *vm, uint32_t seq)
 }
 
 /* Waits, on the vCPU threads' port exits, until done(vm, seq) holds. */
+static int check_running(struct vmm *vm)
+{
+	if (vm->incoming || !vm->started || vmm_paused(vm)) {
+		vmm_set_error(vm, "the guest is not running");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int wait_guest(struct vmm *vm, uint32_t seq, unsigned int timeout_ms,
 		      bool (*done)(struct vmm *vm, uint32_t seq))
 {
 	struct timespec ts;
 	int ret = 0;
 
-	if (vm->incoming || !vm->started || vmm_paused(vm)) {
-		vmm_set_error(vm, "the guest is not running");
-		return -EINVAL;
-	}
 	deadline_in(&ts, timeout_ms);
 	pthread_mutex_lock(&vm->lock);
 	while (!done(vm, seq) && !vm->failed && ret != ETIMEDOUT)
@@ -305,6 +310,8 @@ static int wait_guest(struct vmm *vm, uint32_t seq, unsigned int timeout_ms,
 
 int vmm_guest_park(struct vmm *vm, unsigned int timeout_ms)
 {
+	if (check_running(vm))
+		return -EINVAL;
 	return wait_guest(vm, set_cmd(vm, LTG_CMD_PARK), timeout_ms,
 			  guest_all_parked);
 }
@@ -331,6 +338,8 @@ int vmm_verify(struct vmm *vm, struct vmm_verdict *v, unsigned int timeout_ms)
 	struct ltg_ctl *ctl = vmm_ctl(vm);
 	int ret;
 
+	if (check_running(vm))
+		return -EINVAL;
 	ret = wait_guest(vm, set_cmd(vm, LTG_CMD_VERIFY), timeout_ms,
 			 verdict_ready);
 	if (ret)
@@ -385,15 +394,24 @@ uint64_t vmm_total_writes(struct vmm *vm)
 
 int vmm_wait_writes(struct vmm *vm, uint64_t n, unsigned int timeout_ms)
 {
-	struct timespec start, now, nap = { 0, 1000000 };
-	unsigned int i;
+	return vmm_wait_vcpu_writes(vm, -1, n, timeout_ms);
+}
 
+int vmm_wait_vcpu_writes(struct vmm *vm, int vcpu, uint64_t n,
+			 unsigned int timeout_ms)
+{
+	struct timespec start, now, nap = { 0, 1000000 };
+	unsigned int i, lo = vcpu < 0 ? 0 : vcpu;
+	unsigned int hi = vcpu < 0 ? vm->nr_vcpus : lo + 1;
+
+	if (vcpu >= (int)vm->nr_vcpus)
+		return -EINVAL;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		for (i = 0; i < vm->nr_vcpus; i++)
+		for (i = lo; i < hi; i++)
 			if (vmm_writes(vm, i) < n)
 				break;
-		if (i == vm->nr_vcpus)
+		if (i == hi)
 			return 0;
 		if (vmm_failed(vm))
 			return -EIO;

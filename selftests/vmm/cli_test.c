@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lt-vmm, the program the demo and the migration agent drive: its
+ * control socket (status, pause, state, verify, restore, quit), the VM
+ * fd it reports and that another process takes with pidfd_getfd(), and
+ * the exit codes of a restore with --verify on good and on damaged
+ * memory. lt-vmm is found on PATH. Skips without /dev/kvm.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "vmm_test.h"
+
+FIXTURE(cli)
+{
+	pid_t pid;
+	char dir[64];
+	char sock[96];
+	char mem[96];
+	char state[96];
+	char copy[96];
+};
+
+static pid_t spawn(char *const argv[], bool quiet)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (quiet) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+		}
+		execvp(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Exit status of a program, or -1 if it did not exit normally. */
+static int run(char *const argv[])
+{
+	int status;
+	pid_t pid = spawn(argv, false);
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* One command on the control socket; the reply line, or "" on error. */
+static void ctl(const char *sock, const char *cmd, char *reply, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	reply[0] = 0;
+	strncpy(sa.sun_path, sock, sizeof(sa.sun_path) - 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    dprintf(fd, "%s\n", cmd) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while (off < len - 1 && (n = read(fd, reply + off, len - 1 - off)) > 0) {
+		off += n;
+		if (memchr(reply, '\n', off))
+			break;
+	}
+	reply[off] = 0;
+	reply[strcspn(reply, "\n")] = 0;
+	close(fd);
+}
+
+static bool wait_socket(const char *path)
+{
+	struct timespec nap = { 0, 20000000 };
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 1500; i++) {
+		if (!stat(path, &st))
+			return true;
+		nanosleep(&nap, NULL);
+	}
+	return false;
+}
+
+static long long field(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p ? strtoll(p + strlen(key), NULL, 0) : -1;
+}
+
+FIXTURE_SETUP(cli)
+{
+	self->pid = -1;
+	snprintf(self->dir, sizeof(self->dir), "/tmp/ltvmm-cli-%d", getpid());
+	snprintf(self->sock, sizeof(self->sock), "%s/ctl.sock", self->dir);
+	snprintf(self->mem, sizeof(self->mem), "%s/mem", self->dir);
+	snprintf(self->state, sizeof(self->state), "%s/state", self->dir);
+	snprintf(self->copy, sizeof(self->copy), "%s/copy", self->dir);
+	if (!vt_have_kvm())
+		SKIP(return, "no /dev/kvm");
+	ASSERT_EQ(0, mkdir(self->dir, 0700));
+}
+
+FIXTURE_TEARDOWN(cli)
+{
+	char cmd[128];
+
+	if (self->pid > 0) {
+		kill(self->pid, SIGKILL);
+		waitpid(self->pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (vt_have_kvm() && system(cmd))
+		fprintf(stderr, "# could not remove %s\n", self->dir);
+}
+
+static int copy_file(const char *from, const char *to, long long bad_page)
+{
+	int in = open(from, O_RDONLY), out;
+	char buf[LTG_PAGE_SIZE];
+	long long page = 0;
+	ssize_t n;
+
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (in < 0 || out < 0)
+		return -1;
+	while ((n = read(in, buf, sizeof(buf))) > 0) {
+		if (page++ == bad_page)
+			buf[100] ^= 1;
+		if (write(out, buf, n) != n)
+			return -1;
+	}
+	close(in);
+	close(out);
+	return n;
+}
+
+TEST_F_TIMEOUT(cli, control_socket_and_restore, 120)
+{
+	char *src[] = { "lt-vmm", "-c", "2", "-m", "16", "-f", self->mem,
+			"-s", self->sock, "-w", "seq,hot", NULL };
+	char *good[] = { "lt-vmm", "--restore", self->state, "-f", self->mem,
+			 "--run-ms", "300", "--verify", NULL };
+	char *bad[] = { "lt-vmm", "--restore", self->state, "-f", self->copy,
+			"--verify", NULL };
+	char reply[2048], path[160], link[64];
+	long long vm_fd, data_first, w0, w1;
+	int pidfd, fd, status;
+	ssize_t n;
+
+	if (!vt_have_kvm())
+		SKIP(return, "no /dev/kvm");
+	self->pid = spawn(src, true);
+	ASSERT_LT(0, self->pid);
+	ASSERT_TRUE(wait_socket(self->sock));
+
+	ctl(self->sock, "status", reply, sizeof(reply));
+	ASSERT_EQ(0, strncmp(reply, "ok state=running", 16)) TH_LOG("%s", reply);
+	EXPECT_NE(NULL, strstr(reply, "vcpus=2 "));
+	EXPECT_NE(NULL, strstr(reply, "mem_bytes=16777216 "));
+	EXPECT_NE(NULL, strstr(reply, "slot0=id:0,gpa:0,pages:4096 "));
+	vm_fd = field(reply, "vm_fd=");
+	data_first = field(reply, "data_gfn_first=");
+	ASSERT_LE(0, vm_fd);
+	ASSERT_LT(0, data_first);
+
+	/* What the migration agent does to reach the VM. */
+	pidfd = syscall(SYS_pidfd_open, self->pid, 0);
+	ASSERT_LE(0, pidfd) TH_LOG("pidfd_open: %s", strerror(errno));
+	fd = syscall(SYS_pidfd_getfd, pidfd, (int)vm_fd, 0);
+	ASSERT_LE(0, fd) TH_LOG("pidfd_getfd: %s", strerror(errno));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n);
+	link[n] = 0;
+	EXPECT_STREQ("anon_inode:kvm-vm", link);
+	close(fd);
+	close(pidfd);
+
+	ctl(self->sock, "verify", reply, sizeof(reply));
+	EXPECT_EQ(0, strncmp(reply, "ok verdict=pass", 15)) TH_LOG("%s", reply);
+	ctl(self->sock, "run", reply, sizeof(reply));
+	EXPECT_STREQ("ok run", reply);
+	ctl(self->sock, "no-such-command", reply, sizeof(reply));
+	EXPECT_EQ(0, strncmp(reply, "err ", 4));
+	ctl(self->sock, "mode 1 random delay=10", reply, sizeof(reply));
+	EXPECT_STREQ("ok mode random", reply);
+
+	ctl(self->sock, "pause", reply, sizeof(reply));
+	ASSERT_STREQ("ok paused", reply);
+	ctl(self->sock, "status", reply, sizeof(reply));
+	EXPECT_EQ(0, strncmp(reply, "ok state=paused", 15));
+	w0 = field(reply, "writes=");
+	ctl(self->sock, "status", reply, sizeof(reply));
+	w1 = field(reply, "writes=");
+	EXPECT_EQ(w0, w1);
+	ctl(self->sock, "state", reply, sizeof(reply));
+	EXPECT_EQ(0, strncmp(reply, "err ", 4));
+	snprintf(path, sizeof(path), "state %s", self->state);
+	ctl(self->sock, path, reply, sizeof(reply));
+	ASSERT_EQ(0, strncmp(reply, "ok state", 8)) TH_LOG("%s", reply);
+	ctl(self->sock, "quit", reply, sizeof(reply));
+	EXPECT_STREQ("ok bye", reply);
+	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
+	self->pid = -1;
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* One flipped bit in a data page: the restored guest says so. */
+	ASSERT_EQ(0, copy_file(self->mem, self->copy, data_first + 7));
+	EXPECT_EQ(1, run(bad));
+	/* The memory as the source left it: the restored guest agrees. */
+	EXPECT_EQ(0, run(good));
+}
+
+TEST_F_TIMEOUT(cli, incoming_then_restore, 120)
+{
+	char *src[] = { "lt-vmm", "-c", "2", "-m", "8", "-f", self->mem,
+			"-s", self->sock, NULL };
+	char *dst[] = { "lt-vmm", "--incoming", "-c", "2", "-m", "8",
+			"-f", self->copy, "-s", self->sock, NULL };
+	char reply[2048], cmd[160];
+	int status;
+
+	if (!vt_have_kvm())
+		SKIP(return, "no /dev/kvm");
+	self->pid = spawn(src, true);
+	ASSERT_TRUE(wait_socket(self->sock));
+	ctl(self->sock, "pause", reply, sizeof(reply));
+	ASSERT_STREQ("ok paused", reply);
+	snprintf(cmd, sizeof(cmd), "state %s", self->state);
+	ctl(self->sock, cmd, reply, sizeof(reply));
+	ASSERT_EQ(0, strncmp(reply, "ok", 2)) TH_LOG("%s", reply);
+	ctl(self->sock, "quit", reply, sizeof(reply));
+	waitpid(self->pid, &status, 0);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* The destination waits with its memory mapped; then it is filled. */
+	self->pid = spawn(dst, true);
+	ASSERT_TRUE(wait_socket(self->sock));
+	ctl(self->sock, "status", reply, sizeof(reply));
+	EXPECT_EQ(0, strncmp(reply, "ok state=paused", 15)) TH_LOG("%s", reply);
+	ctl(self->sock, "resume", reply, sizeof(reply));
+	EXPECT_EQ(0, strncmp(reply, "err ", 4)) TH_LOG("%s", reply);
+	ASSERT_EQ(0, copy_file(self->mem, self->copy, -1));
+	snprintf(cmd, sizeof(cmd), "restore %s", self->state);
+	ctl(self->sock, cmd, reply, sizeof(reply));
+	ASSERT_EQ(0, strncmp(reply, "ok restored", 11)) TH_LOG("%s", reply);
+	ctl(self->sock, "resume", reply, sizeof(reply));
+	ASSERT_STREQ("ok running", reply);
+	ctl(self->sock, "verify", reply, sizeof(reply));
+	EXPECT_EQ(0, strncmp(reply, "ok verdict=pass", 15)) TH_LOG("%s", reply);
+	ctl(self->sock, "quit", reply, sizeof(reply));
+	waitpid(self->pid, &status, 0);
+	self->pid = -1;
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_HARNESS_MAIN
