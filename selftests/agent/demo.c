@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lt-agent-demo: the demo migration, on the agent suite's test bed. A
+ * 2-vCPU guest of MIB MiB (default 64) keeps writing random pages while
+ * the source agent migrates it in loose mode to the destination agent in
+ * another network namespace; prints agentctl's summary and the
+ * destination guest's own verification of all its memory.
+ *
+ *   lt-agent-demo [MIB [loose|sync]]
+ * Exit code 0 only if the migration and the verification both passed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrate.h"
+
+int main(int argc, char **argv)
+{
+	unsigned int mib = argc > 1 ? atoi(argv[1]) : 64;
+	const char *mode = argc > 2 ? argv[2] : "loose";
+	const char *args[16];
+	struct mig_result r;
+	char pid[16], reply[4096];
+	struct bed b;
+	int rc = 1;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (!have_kvm()) {
+		fprintf(stderr, "lt-agent-demo: no /dev/kvm\n");
+		return 4;
+	}
+	if (bed_setup(&b) || bed_start(&b, mib, mib, "random"))
+		goto out;
+	printf("== source: lt-vmm pid %d, 2 vCPUs, %u MiB, random writes (namespace A, %s)\n",
+	       (int)b.src.vmm, mib, SRC_IP);
+	printf("== destination: lt-vmm waiting for the guest (namespace B, %s)\n",
+	       DST_IP);
+	printf("== agentctl migrate --vm %d --to %s --mode %s\n",
+	       (int)b.src.vmm, DST_TARGET, mode);
+	snprintf(pid, sizeof(pid), "%d", (int)b.src.vmm);
+	args[0] = "agentctl";
+	args[1] = "-s";
+	args[2] = b.src.agent_sock;
+	args[3] = "migrate";
+	args[4] = "--vm";
+	args[5] = pid;
+	args[6] = "--to";
+	args[7] = DST_TARGET;
+	args[8] = "--vmm";
+	args[9] = b.src.vmm_sock;
+	args[10] = "--mode";
+	args[11] = mode;
+	args[12] = "--max-rounds";
+	args[13] = "8";
+	args[14] = NULL;
+	r.rc = run_in(b.src.netns, r.out, sizeof(r.out), r.err, sizeof(r.err),
+		      args);
+	fputs(r.out, stdout);
+	fputs(r.err, stdout);
+	if (r.rc) {
+		printf("== migration FAILED (agentctl exit %d)\n", r.rc);
+		dump_log(b.src.log);
+		dump_log(b.dst.log);
+		goto out;
+	}
+	if (vmm_wait_writes(b.dst.vmm_sock, vmm_total_writes(b.dst.vmm_sock) + 200,
+			    30000))
+		printf("== the destination guest does not write on\n");
+	vmm_cmd(b.dst.vmm_sock, "verify", reply, sizeof(reply));
+	printf("== destination guest verification: %s\n", reply);
+	rc = strstr(reply, "verdict=pass") ? 0 : 1;
+	printf("== verdict: %s\n", rc ? "FAIL" :
+	       "PASS (every page verified by the guest after migration)");
+out:
+	bed_teardown(&b);
+	return rc;
+}
