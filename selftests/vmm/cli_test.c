@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +33,21 @@ FIXTURE(cli)
 	char copy[96];
 };
 
-static pid_t spawn(char *const argv[], bool quiet)
+/* lt-vmm with the arguments given, up to a NULL. */
+static pid_t spawn(bool quiet, ...)
 {
-	pid_t pid = fork();
+	char *argv[32];
+	va_list ap;
+	pid_t pid;
+	int n = 0;
 
+	argv[n++] = "lt-vmm";
+	va_start(ap, quiet);
+	while (n < 31 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	pid = fork();
 	if (pid == 0) {
 		if (quiet) {
 			int fd = open("/dev/null", O_WRONLY);
@@ -49,11 +61,10 @@ static pid_t spawn(char *const argv[], bool quiet)
 	return pid;
 }
 
-/* Exit status of a program, or -1 if it did not exit normally. */
-static int run(char *const argv[])
+/* Exit status of a process, or -1 if it did not exit normally. */
+static int wait_exit(pid_t pid)
 {
 	int status;
-	pid_t pid = spawn(argv, false);
 
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		return -1;
@@ -157,20 +168,15 @@ static int copy_file(const char *from, const char *to, long long bad_page)
 
 TEST_F_TIMEOUT(cli, control_socket_and_restore, 120)
 {
-	char *src[] = { "lt-vmm", "-c", "2", "-m", "16", "-f", self->mem,
-			"-s", self->sock, "-w", "seq,hot", NULL };
-	char *good[] = { "lt-vmm", "--restore", self->state, "-f", self->mem,
-			 "--run-ms", "300", "--verify", NULL };
-	char *bad[] = { "lt-vmm", "--restore", self->state, "-f", self->copy,
-			"--verify", NULL };
 	char reply[2048], path[160], link[64];
 	long long vm_fd, data_first, w0, w1;
-	int pidfd, fd, status;
+	int pidfd, fd;
 	ssize_t n;
 
 	if (!vt_have_kvm())
 		SKIP(return, "no /dev/kvm");
-	self->pid = spawn(src, true);
+	self->pid = spawn(true, "-c", "2", "-m", "16", "-f", self->mem,
+			  "-s", self->sock, "-w", "seq,hot", NULL);
 	ASSERT_LT(0, self->pid);
 	ASSERT_TRUE(wait_socket(self->sock));
 
@@ -221,29 +227,27 @@ TEST_F_TIMEOUT(cli, control_socket_and_restore, 120)
 	ASSERT_EQ(0, strncmp(reply, "ok state", 8)) TH_LOG("%s", reply);
 	ctl(self->sock, "quit", reply, sizeof(reply));
 	EXPECT_STREQ("ok bye", reply);
-	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
+	EXPECT_EQ(0, wait_exit(self->pid));
 	self->pid = -1;
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
 	/* One flipped bit in a data page: the restored guest says so. */
 	ASSERT_EQ(0, copy_file(self->mem, self->copy, data_first + 7));
-	EXPECT_EQ(1, run(bad));
+	EXPECT_EQ(1, wait_exit(spawn(false, "--restore", self->state,
+				     "-f", self->copy, "--verify", NULL)));
 	/* The memory as the source left it: the restored guest agrees. */
-	EXPECT_EQ(0, run(good));
+	EXPECT_EQ(0, wait_exit(spawn(false, "--restore", self->state,
+				     "-f", self->mem, "--run-ms", "300",
+				     "--verify", NULL)));
 }
 
 TEST_F_TIMEOUT(cli, incoming_then_restore, 120)
 {
-	char *src[] = { "lt-vmm", "-c", "2", "-m", "8", "-f", self->mem,
-			"-s", self->sock, NULL };
-	char *dst[] = { "lt-vmm", "--incoming", "-c", "2", "-m", "8",
-			"-f", self->copy, "-s", self->sock, NULL };
 	char reply[2048], cmd[160];
-	int status;
 
 	if (!vt_have_kvm())
 		SKIP(return, "no /dev/kvm");
-	self->pid = spawn(src, true);
+	self->pid = spawn(true, "-c", "2", "-m", "8", "-f", self->mem,
+			  "-s", self->sock, NULL);
 	ASSERT_TRUE(wait_socket(self->sock));
 	ctl(self->sock, "pause", reply, sizeof(reply));
 	ASSERT_STREQ("ok paused", reply);
@@ -251,11 +255,12 @@ TEST_F_TIMEOUT(cli, incoming_then_restore, 120)
 	ctl(self->sock, cmd, reply, sizeof(reply));
 	ASSERT_EQ(0, strncmp(reply, "ok", 2)) TH_LOG("%s", reply);
 	ctl(self->sock, "quit", reply, sizeof(reply));
-	waitpid(self->pid, &status, 0);
-	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, wait_exit(self->pid));
+	self->pid = -1;
 
 	/* The destination waits with its memory mapped; then it is filled. */
-	self->pid = spawn(dst, true);
+	self->pid = spawn(true, "--incoming", "-c", "2", "-m", "8",
+			  "-f", self->copy, "-s", self->sock, NULL);
 	ASSERT_TRUE(wait_socket(self->sock));
 	ctl(self->sock, "status", reply, sizeof(reply));
 	EXPECT_EQ(0, strncmp(reply, "ok state=paused", 15)) TH_LOG("%s", reply);
@@ -270,9 +275,8 @@ TEST_F_TIMEOUT(cli, incoming_then_restore, 120)
 	ctl(self->sock, "verify", reply, sizeof(reply));
 	EXPECT_EQ(0, strncmp(reply, "ok verdict=pass", 15)) TH_LOG("%s", reply);
 	ctl(self->sock, "quit", reply, sizeof(reply));
-	waitpid(self->pid, &status, 0);
+	EXPECT_EQ(0, wait_exit(self->pid));
 	self->pid = -1;
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST_HARNESS_MAIN

@@ -203,15 +203,15 @@ TEST_F_TIMEOUT(guest, workload_modes, 120)
 	 * A spinning vCPU neither writes nor exits by itself: no port
 	 * write, no fault, no HLT. It still leaves the guest when the host
 	 * takes an interrupt on that CPU (its timer tick: Debian runs at
-	 * HZ=250, about 47 such exits were seen in 500 ms in the test VM),
-	 * so the bound is the tick rate, not zero.
+	 * HZ=250: 47 such exits in 500 ms with npt=1, 126 with npt=0 were
+	 * seen in the test VM), so the bound is the tick rate, not zero.
 	 */
 	ASSERT_EQ(0, vmm_vcpu_info(self->vm, 1, &before));
 	run_mode(_metadata, self->vm, LTG_MODE_SPIN, &writes, &wakeups, &exits);
 	ASSERT_EQ(0, vmm_vcpu_info(self->vm, 1, &after));
 	EXPECT_EQ(0, writes);
 	EXPECT_EQ(before.io_exits, after.io_exits);
-	EXPECT_GE(250 / 2 + 25, exits) TH_LOG("spin: %llu exits in 500 ms",
+	EXPECT_GE(250 / 2 + 50, exits) TH_LOG("spin: %llu exits in 500 ms",
 					      (unsigned long long)exits);
 
 	/* Idle and spinning vCPUs still answer: the doorbell wakes them. */

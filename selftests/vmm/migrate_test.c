@@ -57,15 +57,16 @@ FIXTURE_TEARDOWN(migrate)
 	unlink(self->dst_path);
 }
 
-/* Pauses the source and saves its vCPU state into self->blob. */
+/* Pauses the source once it has written enough, and saves its state. */
 static void pause_and_save(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(migrate) *self, uint64_t min_writes)
+			   struct vmm *src, uint64_t min_writes, void **blob,
+			   size_t *len)
 {
-	ASSERT_EQ(0, vmm_wait_writes(self->src, min_writes, VT_TIMEOUT_MS))
-		TH_LOG("%s", vmm_error(self->src));
-	ASSERT_EQ(0, vmm_pause(self->src, VT_TIMEOUT_MS));
-	ASSERT_EQ(0, vmm_save_state(self->src, &self->blob, &self->blob_len))
-		TH_LOG("%s", vmm_error(self->src));
+	ASSERT_EQ(0, vmm_wait_writes(src, min_writes, VT_TIMEOUT_MS))
+		TH_LOG("%s", vmm_error(src));
+	ASSERT_EQ(0, vmm_pause(src, VT_TIMEOUT_MS));
+	ASSERT_EQ(0, vmm_save_state(src, blob, len))
+		TH_LOG("%s", vmm_error(src));
 }
 
 static struct vmm *incoming(struct __test_metadata *_metadata,
@@ -125,7 +126,8 @@ TEST_F_TIMEOUT(migrate, same_memory_file, 120)
 
 	if (!self->src)
 		SKIP(return, "no /dev/kvm");
-	pause_and_save(_metadata, self, 500);
+	pause_and_save(_metadata, self->src, 500, &self->blob,
+		       &self->blob_len);
 	writes[0] = vmm_writes(self->src, 0);
 	writes[1] = vmm_writes(self->src, 1);
 	vmm_destroy(self->src);
@@ -148,7 +150,8 @@ TEST_F_TIMEOUT(migrate, copied_memory, 120)
 
 	if (!self->src)
 		SKIP(return, "no /dev/kvm");
-	pause_and_save(_metadata, self, 500);
+	pause_and_save(_metadata, self->src, 500, &self->blob,
+		       &self->blob_len);
 	writes[0] = vmm_writes(self->src, 0);
 	writes[1] = vmm_writes(self->src, 1);
 	ASSERT_EQ(0, copy_memory(self->src, self->dst_path));
@@ -185,7 +188,8 @@ TEST_F_TIMEOUT(migrate, lost_write_fails, 120)
 	memcpy(old, (char *)vmm_mem(self->src) + gfn * LTG_PAGE_SIZE,
 	       sizeof(old));
 	/* ...then a full sweep later it has been written again. */
-	pause_and_save(_metadata, self, before + count + 1);
+	pause_and_save(_metadata, self->src, before + count + 1, &self->blob,
+		       &self->blob_len);
 	ASSERT_NE(0, memcmp(old, (char *)vmm_mem(self->src) +
 			    gfn * LTG_PAGE_SIZE, sizeof(old)));
 
@@ -220,7 +224,8 @@ TEST_F_TIMEOUT(migrate, bad_state_refused, 120)
 		SKIP(return, "no /dev/kvm");
 	/* Saving needs a paused VM. */
 	EXPECT_EQ(-EBUSY, vmm_save_state(self->src, &blob, &len));
-	pause_and_save(_metadata, self, 10);
+	pause_and_save(_metadata, self->src, 10, &self->blob,
+		       &self->blob_len);
 	ASSERT_EQ(0, copy_memory(self->src, self->dst_path));
 
 	/* A blob for 2 vCPUs does not go into a VM with 3. */

@@ -217,7 +217,11 @@ static inline void ltg_vcpu_region(uint64_t data_first, uint64_t data_count,
 	*count = hi - lo;
 }
 
-#define ltg_barrier()	__asm__ __volatile__("" : : : "memory")
+/* Keeps the compiler from moving memory accesses across it. */
+static inline void ltg_barrier(void)
+{
+	__asm__ __volatile__("" : : : "memory");
+}
 
 /* Writes generation gen (>= 1) of page gfn, in the documented order. */
 static inline void ltg_page_fill(uint64_t *p, uint64_t gfn, uint64_t gen)

@@ -53,47 +53,134 @@ struct opts {
 	unsigned int timeout_ms;
 };
 
-static volatile sig_atomic_t stop_signal;
+/* Long options without a short form. */
+enum {
+	O_DELAY = 256, O_REPORT, O_HOTPCT, O_HOTPROB, O_HALTUS, O_BURST,
+	O_SEED, O_PAUSED, O_INCOMING, O_RESTORE, O_RUNMS, O_VERIFY, O_TIMEOUT
+};
+
+static int stop_signal;
 
 static void on_stop(int sig)
 {
-	stop_signal = sig;
+	__atomic_store_n(&stop_signal, sig, __ATOMIC_RELAXED);
 }
 
-static void usage(FILE *f)
+static bool stopped(void)
 {
-	fprintf(f,
-"usage: lt-vmm [options]\n"
-"       lt-vmm ctl SOCKET COMMAND [ARGS...]   (one control command)\n"
-"  -c, --vcpus N           vCPUs (default 2)\n"
-"  -m, --mem-mib M         guest memory in MiB, multiple of 2 (default 16)\n"
-"  -f, --mem PATH          shared backing file (default: a memfd)\n"
-"  -s, --control PATH      control socket (Unix stream)\n"
-"  -w, --mode M[,M...]     workload per vCPU, the last one repeats:\n"
-"                          seq random hot spin halt idle (default seq)\n"
-"      --delay N           loop iterations after each write (rate limit)\n"
-"      --report-every N    a progress port exit every N writes (0: none)\n"
-"      --hot-pct P         hot: hot set size, percent of the region (10)\n"
-"      --hot-prob P        hot: percent of writes into the hot set (90)\n"
-"      --halt-us US        halt: sleep per HLT (1000)\n"
-"      --burst N           halt: writes per wakeup (16)\n"
-"      --seed S            random/hot: xorshift seed\n"
-"      --paused            do not run the vCPUs until \"resume\"\n"
-"      --incoming          destination: wait for \"restore <file>\"\n"
-"      --restore FILE      destination: restore the vCPU state in FILE onto\n"
-"                          the memory already in --mem, then run\n"
-"      --run-ms MS         run MS milliseconds, then exit (or verify)\n"
-"      --verify            have the guest verify all its memory, exit 0 on\n"
-"                          pass, 1 on a bad page (after --run-ms if given)\n"
-"      --timeout-ms MS     pause and verify timeout (default 60000)\n"
-"  -q, --quiet             no status line on start\n");
+	return __atomic_load_n(&stop_signal, __ATOMIC_RELAXED);
+}
+
+static const char usage_text[] =
+	"usage: lt-vmm [options]\n"
+	"       lt-vmm ctl SOCKET COMMAND [ARGS...]   (one control command)\n"
+	"  -c, --vcpus N           vCPUs (default 2)\n"
+	"  -m, --mem-mib M         guest memory in MiB, multiple of 2 (default 16)\n"
+	"  -f, --mem PATH          shared backing file (default: a memfd)\n"
+	"  -s, --control PATH      control socket (Unix stream)\n"
+	"  -w, --mode M[,M...]     workload per vCPU, the last one repeats:\n"
+	"                          seq random hot spin halt idle (default seq)\n"
+	"      --delay N           loop iterations after each write (rate limit)\n"
+	"      --report-every N    a progress port exit every N writes (0: none)\n"
+	"      --hot-pct P         hot: hot set size, percent of the region (10)\n"
+	"      --hot-prob P        hot: percent of writes into the hot set (90)\n"
+	"      --halt-us US        halt: sleep per HLT (1000)\n"
+	"      --burst N           halt: writes per wakeup (16)\n"
+	"      --seed S            random/hot: xorshift seed\n"
+	"      --paused            do not run the vCPUs until \"resume\"\n"
+	"      --incoming          destination: wait for \"restore <file>\"\n"
+	"      --restore FILE      destination: restore the vCPU state in FILE onto\n"
+	"                          the memory already in --mem, then run\n"
+	"      --run-ms MS         run MS milliseconds, then exit (or verify)\n"
+	"      --verify            have the guest verify all its memory, exit 0 on\n"
+	"                          pass, 1 on a bad page (after --run-ms if given)\n"
+	"      --timeout-ms MS     pause and verify timeout (default 60000)\n"
+	"  -q, --quiet             no status line on start\n";
+
+static void print_usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+/* One option into o; -1 for an unknown one. */
+static int set_opt(struct opts *o, int c, const char *arg, unsigned long v)
+{
+	bool wl = true;
+
+	switch (c) {
+	case 'w':
+		o->modes = arg;
+		break;
+	case O_DELAY:
+		o->wl.delay = v;
+		break;
+	case O_REPORT:
+		o->wl.report_every = v;
+		break;
+	case O_HOTPCT:
+		o->wl.hot_pct = v;
+		break;
+	case O_HOTPROB:
+		o->wl.hot_prob = v;
+		break;
+	case O_HALTUS:
+		o->wl.halt_us = v;
+		break;
+	case O_BURST:
+		o->wl.burst = v;
+		break;
+	case O_SEED:
+		o->wl.seed = v;
+		break;
+	default:
+		wl = false;
+	}
+	if (wl) {
+		o->workload_given = true;
+		return 0;
+	}
+	switch (c) {
+	case 'c':
+		o->vcpus = v;
+		break;
+	case 'm':
+		o->mem_mib = v;
+		break;
+	case 'f':
+		o->mem_path = arg;
+		break;
+	case 's':
+		o->control = arg;
+		break;
+	case O_PAUSED:
+		o->paused = true;
+		break;
+	case O_INCOMING:
+		o->incoming = true;
+		break;
+	case O_RESTORE:
+		o->restore = arg;
+		break;
+	case O_RUNMS:
+		o->run_ms = v;
+		break;
+	case O_VERIFY:
+		o->verify = true;
+		break;
+	case O_TIMEOUT:
+		o->timeout_ms = v;
+		break;
+	case 'q':
+		o->quiet = true;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_DELAY = 256, O_REPORT, O_HOTPCT, O_HOTPROB, O_HALTUS,
-	       O_BURST, O_SEED, O_PAUSED, O_INCOMING, O_RESTORE, O_RUNMS,
-	       O_VERIFY, O_TIMEOUT };
 	static const struct option lo[] = {
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "mem-mib", required_argument, NULL, 'm' },
@@ -127,32 +214,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "c:m:f:s:w:qh", lo, NULL)) != -1) {
 		unsigned long v = optarg ? strtoul(optarg, NULL, 0) : 0;
 
-		switch (c) {
-		case 'c': o->vcpus = v; break;
-		case 'm': o->mem_mib = v; break;
-		case 'f': o->mem_path = optarg; break;
-		case 's': o->control = optarg; break;
-		case 'w': o->modes = optarg; o->workload_given = true; break;
-		case O_DELAY: o->wl.delay = v; o->workload_given = true; break;
-		case O_REPORT: o->wl.report_every = v; o->workload_given = true; break;
-		case O_HOTPCT: o->wl.hot_pct = v; o->workload_given = true; break;
-		case O_HOTPROB: o->wl.hot_prob = v; o->workload_given = true; break;
-		case O_HALTUS: o->wl.halt_us = v; o->workload_given = true; break;
-		case O_BURST: o->wl.burst = v; o->workload_given = true; break;
-		case O_SEED: o->wl.seed = v; o->workload_given = true; break;
-		case O_PAUSED: o->paused = true; break;
-		case O_INCOMING: o->incoming = true; break;
-		case O_RESTORE: o->restore = optarg; break;
-		case O_RUNMS: o->run_ms = v; break;
-		case O_VERIFY: o->verify = true; break;
-		case O_TIMEOUT: o->timeout_ms = v; break;
-		case 'q': o->quiet = true; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
+		if (c == 'h') {
+			print_usage(stdout);
+			exit(0);
+		}
+		if (set_opt(o, c, optarg, v)) {
+			print_usage(stderr);
+			return -1;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		print_usage(stderr);
 		return -1;
 	}
 	if (o->incoming && !o->control) {
@@ -160,7 +232,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	if ((o->incoming || o->restore) && !o->mem_path) {
-		fprintf(stderr, "lt-vmm: --incoming/--restore need --mem (the migrated memory)\n");
+		fprintf(stderr, "lt-vmm: --incoming/--restore need --mem\n");
 		return -1;
 	}
 	return 0;
@@ -272,7 +344,7 @@ static void main_loop(struct ltvmm_ctl_ctx *ctx, int lfd, long run_ms)
 
 	for (i = 0; i < MAX_CLIENTS; i++)
 		cl[i].fd = -1;
-	while (!ctx->quit && !stop_signal && !vmm_failed(ctx->vm)) {
+	while (!ctx->quit && !stopped() && !vmm_failed(ctx->vm)) {
 		if (end >= 0 && now_ms() >= end)
 			break;
 		n = 0;
@@ -326,12 +398,14 @@ static void print_vcpus(struct vmm *vm, FILE *f)
 
 	for (i = 0; i < vmm_nr_vcpus(vm); i++) {
 		vmm_vcpu_info(vm, i, &in);
-		fprintf(f, "lt-vmm: vCPU %u: state %u mode %s writes %llu loops %llu wakeups %llu io_exits %llu booted %d exited %d\n",
+		fprintf(f, "lt-vmm: vCPU %u: state %u mode %s writes %llu",
 			i, in.guest.state, vmm_mode_name(in.guest.mode),
-			(unsigned long long)in.guest.writes,
+			(unsigned long long)in.guest.writes);
+		fprintf(f, " loops %llu wakeups %llu io_exits %llu%s%s\n",
 			(unsigned long long)in.guest.loops,
 			(unsigned long long)in.guest.wakeups,
-			(unsigned long long)in.io_exits, in.booted, in.exited);
+			(unsigned long long)in.io_exits,
+			in.booted ? " booted" : "", in.exited ? " exited" : "");
 	}
 }
 

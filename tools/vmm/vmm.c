@@ -4,6 +4,7 @@
  * accessors other processes and tests use to find their way in it.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,12 +19,12 @@
 
 #include "vmm_internal.h"
 
-_Static_assert(sizeof(struct ltg_ctl) <= 2 * LTG_PAGE_SIZE,
-	       "control block must fit its two pages");
-_Static_assert(LTG_STACK_GPA + LTG_MAX_VCPUS * LTG_STACK_SIZE <=
-	       LTG_GEN_TABLE_GPA, "stacks overlap the generation table");
-_Static_assert(LTG_GEN_TABLE_GPA + LTG_MAX_MEM / LTG_PAGE_SIZE * 4 <=
-	       LTG_DATA_GPA, "generation table overlaps the data pages");
+static_assert(sizeof(struct ltg_ctl) <= 2 * LTG_PAGE_SIZE,
+	      "control block must fit its two pages");
+static_assert(LTG_STACK_GPA + LTG_MAX_VCPUS * LTG_STACK_SIZE <=
+	      LTG_GEN_TABLE_GPA, "stacks overlap the generation table");
+static_assert(LTG_GEN_TABLE_GPA + LTG_MAX_MEM / LTG_PAGE_SIZE * 4 <=
+	      LTG_DATA_GPA, "generation table overlaps the data pages");
 
 /* The last error, unless a fatal one is already recorded: that one stays. */
 static void vmm_verror(struct vmm *vm, const char *fmt, va_list ap)
@@ -159,8 +160,10 @@ static int create_vcpus(struct vmm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < vm->nr_vcpus; i++)
-		vm->vcpus[i].fd = vm->vcpus[i].stats_fd = -1;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].stats_fd = -1;
+	}
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vmm_vcpu *v = &vm->vcpus[i];
 
@@ -219,7 +222,10 @@ struct vmm *vmm_create(const struct vmm_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	vm->kvm_fd = vm->vm_fd = vm->vm_stats_fd = vm->mem_fd = -1;
+	vm->kvm_fd = -1;
+	vm->vm_fd = -1;
+	vm->vm_stats_fd = -1;
+	vm->mem_fd = -1;
 	vm->nr_vcpus = cfg->nr_vcpus;
 	vm->incoming = cfg->incoming;
 	pthread_mutex_init(&vm->lock, NULL);

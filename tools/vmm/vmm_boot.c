@@ -13,10 +13,6 @@
 
 #include "vmm_internal.h"
 
-/* The guest image, linked in from guest_blob.S. */
-extern const unsigned char ltvmm_guest_image[];
-extern const unsigned char ltvmm_guest_image_end[];
-
 #define PTE_P		(1ULL << 0)
 #define PTE_RW		(1ULL << 1)
 #define PTE_PS		(1ULL << 7)
@@ -148,7 +144,10 @@ static int setup_vcpu_regs(struct vmm *vm, struct vmm_vcpu *v)
 		goto err;
 	set_seg(&sregs.cs, LTG_SEL_CODE, 0xb, true);
 	set_seg(&sregs.ds, LTG_SEL_DATA, 0x3, false);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.es = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.gs = sregs.ds;
+	sregs.ss = sregs.ds;
 	memset(&sregs.tr, 0, sizeof(sregs.tr));
 	sregs.tr.base = LTG_TSS_GPA;
 	sregs.tr.limit = 0x67;

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,23 @@
 
 #include "vmm_ctl.h"
 
-#define APPEND(buf, len, off, ...) do {					\
-	if ((off) < (len))						\
-		(off) += snprintf((buf) + (off), (len) - (off), __VA_ARGS__); \
-} while (0)
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* snprintf at *off, moving *off on; output past len is dropped. */
+static void __attribute__((format(printf, 4, 5)))
+append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += n;
+}
 
 static const char *vm_state(struct ltvmm_ctl_ctx *c)
 {
@@ -32,48 +46,71 @@ void ltvmm_status_line(struct ltvmm_ctl_ctx *c, char *buf, size_t len)
 	unsigned int i;
 
 	vmm_get_layout(c->vm, &l);
-	APPEND(buf, len, off,
-	       "state=%s pid=%d vm_fd=%d vcpus=%u mem_bytes=%llu mem_path=%s slots=%u slot0=id:%u,gpa:%#llx,pages:%llu data_gfn_first=%llu data_gfn_count=%llu gen_table_gpa=%#llx ctl_gpa=%#llx",
-	       vm_state(c), getpid(), l.vm_fd, l.nr_vcpus,
-	       (unsigned long long)l.mem_bytes, l.mem_path, l.nr_slots,
+	append(buf, len, &off, "state=%s pid=%d vm_fd=%d vcpus=%u",
+	       vm_state(c), getpid(), l.vm_fd, l.nr_vcpus);
+	append(buf, len, &off, " mem_bytes=%llu mem_path=%s slots=%u",
+	       (unsigned long long)l.mem_bytes, l.mem_path, l.nr_slots);
+	append(buf, len, &off, " slot0=id:%u,gpa:%#llx,pages:%llu",
 	       l.slot_id, (unsigned long long)l.slot_gpa,
-	       (unsigned long long)l.slot_pages,
+	       (unsigned long long)l.slot_pages);
+	append(buf, len, &off, " data_gfn_first=%llu data_gfn_count=%llu",
 	       (unsigned long long)l.data_gfn_first,
-	       (unsigned long long)l.data_gfn_count,
+	       (unsigned long long)l.data_gfn_count);
+	append(buf, len, &off, " gen_table_gpa=%#llx ctl_gpa=%#llx",
 	       (unsigned long long)l.gen_table_gpa,
 	       (unsigned long long)l.ctl_gpa);
 	if (c->control_path)
-		APPEND(buf, len, off, " control=%s", c->control_path);
-	APPEND(buf, len, off, " writes=");
+		append(buf, len, &off, " control=%s", c->control_path);
+	append(buf, len, &off, " writes=");
 	for (i = 0; i < l.nr_vcpus; i++)
-		APPEND(buf, len, off, "%s%llu", i ? "," : "",
+		append(buf, len, &off, "%s%llu", i ? "," : "",
 		       (unsigned long long)vmm_writes(c->vm, i));
-	APPEND(buf, len, off, " modes=");
+	append(buf, len, &off, " modes=");
 	for (i = 0; i < l.nr_vcpus; i++) {
 		vmm_get_workload(c->vm, i, &wl);
-		APPEND(buf, len, off, "%s%s", i ? "," : "",
+		append(buf, len, &off, "%s%s", i ? "," : "",
 		       vmm_mode_name(wl.mode));
 	}
 	if (vmm_failed(c->vm))
-		APPEND(buf, len, off, " error=\"%s\"", vmm_error(c->vm));
+		append(buf, len, &off, " error=\"%s\"", vmm_error(c->vm));
 }
 
 void ltvmm_verdict_line(const struct vmm_verdict *v, char *buf, size_t len)
 {
-	if (v->pass)
-		snprintf(buf, len,
-			 "verdict=pass pages=%llu written=%llu bad=0",
-			 (unsigned long long)v->pages,
-			 (unsigned long long)v->written);
+	size_t off = 0;
+
+	append(buf, len, &off, "verdict=%s pages=%llu written=%llu bad=%llu",
+	       v->pass ? "pass" : "fail", (unsigned long long)v->pages,
+	       (unsigned long long)v->written, (unsigned long long)v->bad);
+	if (!v->pass)
+		append(buf, len, &off,
+		       " first_bad_gfn=%#llx found_gen=%llu want_gen=%llu",
+		       (unsigned long long)v->first_bad_gfn,
+		       (unsigned long long)v->bad_gen,
+		       (unsigned long long)v->want_gen);
+}
+
+/* One key=value of the mode command into wl; -1 for an unknown key. */
+static int set_key(struct ltg_vcpu_cfg *wl, const char *key,
+		   unsigned long long val)
+{
+	if (!strcmp(key, "delay"))
+		wl->delay = val;
+	else if (!strcmp(key, "report"))
+		wl->report_every = val;
+	else if (!strcmp(key, "hot"))
+		wl->hot_pct = val;
+	else if (!strcmp(key, "hotprob"))
+		wl->hot_prob = val;
+	else if (!strcmp(key, "halt"))
+		wl->halt_us = val;
+	else if (!strcmp(key, "burst"))
+		wl->burst = val;
+	else if (!strcmp(key, "seed"))
+		wl->seed = val;
 	else
-		snprintf(buf, len,
-			 "verdict=fail pages=%llu written=%llu bad=%llu first_bad_gfn=%#llx found_gen=%llu want_gen=%llu",
-			 (unsigned long long)v->pages,
-			 (unsigned long long)v->written,
-			 (unsigned long long)v->bad,
-			 (unsigned long long)v->first_bad_gfn,
-			 (unsigned long long)v->bad_gen,
-			 (unsigned long long)v->want_gen);
+		return -1;
+	return 0;
 }
 
 /* "mode <vcpu|all> <mode> [key=value...]" */
@@ -85,7 +122,7 @@ static int cmd_mode(struct ltvmm_ctl_ctx *c, char *args, char *reply,
 	int vcpu, mode;
 
 	if (!who || !name) {
-		snprintf(reply, len, "err usage: mode <vcpu|all> <mode> [delay=N report=N hot=PCT hotprob=PCT halt=US burst=N seed=N]");
+		snprintf(reply, len, "err usage: mode <vcpu|all> <mode> [key=value...]");
 		return -1;
 	}
 	vcpu = strcmp(who, "all") ? atoi(who) : -1;
@@ -105,21 +142,7 @@ static int cmd_mode(struct ltvmm_ctl_ctx *c, char *args, char *reply,
 		}
 		*eq = 0;
 		val = strtoull(eq + 1, NULL, 0);
-		if (!strcmp(kv, "delay"))
-			wl.delay = val;
-		else if (!strcmp(kv, "report"))
-			wl.report_every = val;
-		else if (!strcmp(kv, "hot"))
-			wl.hot_pct = val;
-		else if (!strcmp(kv, "hotprob"))
-			wl.hot_prob = val;
-		else if (!strcmp(kv, "halt"))
-			wl.halt_us = val;
-		else if (!strcmp(kv, "burst"))
-			wl.burst = val;
-		else if (!strcmp(kv, "seed"))
-			wl.seed = val;
-		else {
+		if (set_key(&wl, kv, val)) {
 			snprintf(reply, len, "err unknown key %s", kv);
 			return -1;
 		}
@@ -139,13 +162,130 @@ static void reply_err(struct ltvmm_ctl_ctx *c, char *reply, size_t len,
 		 vmm_error(c->vm) ? vmm_error(c->vm) : strerror(-ret));
 }
 
+static void cmd_status(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		       size_t len)
+{
+	char buf[900];
+
+	ltvmm_status_line(c, buf, sizeof(buf));
+	snprintf(reply, len, "ok %s", buf);
+}
+
+static void cmd_pause(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		      size_t len)
+{
+	int ret = vmm_pause(c->vm, c->timeout_ms);
+
+	if (ret)
+		reply_err(c, reply, len, "pause", ret);
+	else
+		snprintf(reply, len, "ok paused");
+}
+
+static void cmd_resume(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		       size_t len)
+{
+	int ret = vmm_resume(c->vm);
+
+	if (ret)
+		reply_err(c, reply, len, "resume", ret);
+	else
+		snprintf(reply, len, "ok running");
+}
+
+static void cmd_state(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		      size_t len)
+{
+	int ret = vmm_save_state_file(c->vm, arg);
+
+	if (ret)
+		reply_err(c, reply, len, "state", ret);
+	else
+		snprintf(reply, len, "ok state %s", arg);
+}
+
+static void cmd_restore(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+			size_t len)
+{
+	int ret = vmm_restore_state_file(c->vm, arg);
+
+	if (ret)
+		reply_err(c, reply, len, "restore", ret);
+	else
+		snprintf(reply, len, "ok restored (paused; resume to run)");
+}
+
+static void cmd_verify(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		       size_t len)
+{
+	struct vmm_verdict v;
+	char buf[300];
+	int ret;
+
+	ret = vmm_verify(c->vm, &v, c->timeout_ms);
+	if (ret) {
+		reply_err(c, reply, len, "verify", ret);
+		return;
+	}
+	c->verify_failed = !v.pass;
+	ltvmm_verdict_line(&v, buf, sizeof(buf));
+	snprintf(reply, len, "%s %s", v.pass ? "ok" : "err", buf);
+}
+
+static void cmd_park(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		     size_t len)
+{
+	int ret = vmm_guest_park(c->vm, c->timeout_ms);
+
+	if (ret)
+		reply_err(c, reply, len, "park", ret);
+	else
+		snprintf(reply, len, "ok parked");
+}
+
+static void cmd_run(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		    size_t len)
+{
+	vmm_guest_run(c->vm);
+	snprintf(reply, len, "ok run");
+}
+
+static void cmd_quit(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		     size_t len)
+{
+	c->quit = true;
+	snprintf(reply, len, "ok bye");
+}
+
+static void cmd_mode_line(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+			  size_t len)
+{
+	cmd_mode(c, arg, reply, len);
+}
+
+static const struct {
+	const char *name;
+	bool needs_arg;
+	void (*fn)(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		   size_t len);
+} commands[] = {
+	{ "status", false, cmd_status },
+	{ "pause", false, cmd_pause },
+	{ "resume", false, cmd_resume },
+	{ "state", true, cmd_state },
+	{ "restore", true, cmd_restore },
+	{ "verify", false, cmd_verify },
+	{ "park", false, cmd_park },
+	{ "run", false, cmd_run },
+	{ "mode", true, cmd_mode_line },
+	{ "quit", false, cmd_quit },
+};
+
 void ltvmm_ctl_command(struct ltvmm_ctl_ctx *c, char *line, char *reply,
 		       size_t len)
 {
 	char *cmd, *arg;
-	struct vmm_verdict v;
-	char buf[512];
-	int ret;
+	size_t i;
 
 	line[strcspn(line, "\r\n")] = 0;
 	cmd = strtok(line, " \t");
@@ -154,58 +294,19 @@ void ltvmm_ctl_command(struct ltvmm_ctl_ctx *c, char *line, char *reply,
 		arg++;
 	if (!cmd) {
 		snprintf(reply, len, "err empty command");
-	} else if (!strcmp(cmd, "status")) {
-		ltvmm_status_line(c, buf, sizeof(buf));
-		snprintf(reply, len, "ok %s", buf);
-	} else if (!strcmp(cmd, "pause")) {
-		ret = vmm_pause(c->vm, c->timeout_ms);
-		if (ret)
-			reply_err(c, reply, len, "pause", ret);
-		else
-			snprintf(reply, len, "ok paused");
-	} else if (!strcmp(cmd, "resume")) {
-		ret = vmm_resume(c->vm);
-		if (ret)
-			reply_err(c, reply, len, "resume", ret);
-		else
-			snprintf(reply, len, "ok running");
-	} else if (!strcmp(cmd, "state") && arg && *arg) {
-		ret = vmm_save_state_file(c->vm, arg);
-		if (ret)
-			reply_err(c, reply, len, "state", ret);
-		else
-			snprintf(reply, len, "ok state %s", arg);
-	} else if (!strcmp(cmd, "restore") && arg && *arg) {
-		ret = vmm_restore_state_file(c->vm, arg);
-		if (ret)
-			reply_err(c, reply, len, "restore", ret);
-		else
-			snprintf(reply, len, "ok restored (paused; resume to run)");
-	} else if (!strcmp(cmd, "verify")) {
-		ret = vmm_verify(c->vm, &v, c->timeout_ms);
-		if (ret) {
-			reply_err(c, reply, len, "verify", ret);
-		} else {
-			c->verify_failed = !v.pass;
-			ltvmm_verdict_line(&v, buf, sizeof(buf));
-			snprintf(reply, len, "%s %s", v.pass ? "ok" : "err", buf);
-		}
-	} else if (!strcmp(cmd, "park")) {
-		ret = vmm_guest_park(c->vm, c->timeout_ms);
-		if (ret)
-			reply_err(c, reply, len, "park", ret);
-		else
-			snprintf(reply, len, "ok parked");
-	} else if (!strcmp(cmd, "run")) {
-		vmm_guest_run(c->vm);
-		snprintf(reply, len, "ok run");
-	} else if (!strcmp(cmd, "mode") && arg) {
-		cmd_mode(c, arg, reply, len);
-	} else if (!strcmp(cmd, "quit")) {
-		c->quit = true;
-		snprintf(reply, len, "ok bye");
-	} else {
-		snprintf(reply, len,
-			 "err unknown command (status pause resume state <file> restore <file> verify park run mode quit)");
+		return;
 	}
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(cmd, commands[i].name))
+			continue;
+		if (commands[i].needs_arg && (!arg || !*arg)) {
+			snprintf(reply, len, "err %s needs an argument", cmd);
+			return;
+		}
+		commands[i].fn(c, arg, reply, len);
+		return;
+	}
+	snprintf(reply, len,
+		 "err unknown command %s (status pause resume state restore verify park run mode quit)",
+		 cmd);
 }

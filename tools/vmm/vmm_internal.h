@@ -8,6 +8,10 @@
 
 #include "vmm.h"
 
+/* The guest image, linked in from guest_blob.S. */
+extern const unsigned char ltvmm_guest_image[];
+extern const unsigned char ltvmm_guest_image_end[];
+
 struct vmm_vcpu {
 	struct vmm *vm;
 	unsigned int id;

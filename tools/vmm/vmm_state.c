@@ -172,7 +172,7 @@ static int check_hdr(const struct vmm_state_hdr *h, size_t len,
 	if (h->version != STATE_VERSION || h->hdr_size != sizeof(*h) ||
 	    h->vcpu_size != sizeof(struct vmm_vcpu_state)) {
 		snprintf(err, errlen,
-			 "state blob version %u (record %u bytes) does not match this lt-vmm (%u, %zu bytes)",
+			 "state blob v%u (%u-byte records) is not this lt-vmm's (v%u, %zu)",
 			 h->version, h->vcpu_size, STATE_VERSION,
 			 sizeof(struct vmm_vcpu_state));
 		return -EINVAL;
@@ -210,13 +210,13 @@ int vmm_restore_state(struct vmm *vm, const void *blob, size_t len)
 		return ret;
 	}
 	if (h->nr_vcpus != vm->nr_vcpus || h->mem_bytes != vm->mem_bytes) {
-		vmm_set_error(vm, "restore: blob is for %u vCPUs and %llu bytes, VM has %u and %llu",
+		vmm_set_error(vm, "restore: blob for %u vCPUs, %llu bytes; VM: %u, %llu",
 			      h->nr_vcpus, (unsigned long long)h->mem_bytes,
 			      vm->nr_vcpus, (unsigned long long)vm->mem_bytes);
 		return -EINVAL;
 	}
 	if (vmm_ctl(vm)->magic != LTG_CTL_MAGIC) {
-		vmm_set_error(vm, "restore: guest memory holds no lt-vmm guest (control block magic missing)");
+		vmm_set_error(vm, "restore: no lt-vmm guest in this memory (no control block)");
 		return -EINVAL;
 	}
 	vs = (const struct vmm_vcpu_state *)(h + 1);

@@ -11,9 +11,18 @@
  * exactly where the source stopped.
  */
 #include "../guest_abi.h"
+#include "guest.h"
 
-#define CTL		((volatile struct ltg_ctl *)LTG_CTL_GPA)
-#define GEN_TABLE	((volatile uint32_t *)LTG_GEN_TABLE_GPA)
+#define CTL		((struct ltg_ctl *)LTG_CTL_GPA)
+#define GEN_TABLE	((uint32_t *)LTG_GEN_TABLE_GPA)
+
+/*
+ * The host and the other vCPUs read and write the control block while
+ * this code runs: every access to it goes through these, so the
+ * compiler neither caches nor tears nor drops them.
+ */
+#define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, val)	__atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 
 #define MSR_APIC_BASE		0x1b
 #define APIC_BASE_EXTD		(1ULL << 10)
@@ -40,15 +49,9 @@ struct desc_ptr {
 	uint64_t base;
 } __attribute__((packed));
 
-extern const uint64_t ltg_exc_stubs[32];
-void ltg_irq_entry(void);
-void ltg_spurious_entry(void);
-void ltg_main(uint32_t id);
-void ltg_exception(uint64_t *frame, uint64_t vec);
-
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
-static inline void outl(uint16_t port, uint32_t val)
+static inline void port_write(uint16_t port, uint32_t val)
 {
 	__asm__ __volatile__("outl %0, %1" : : "a"(val), "Nd"(port) : "memory");
 }
@@ -148,12 +151,12 @@ static void delay(uint32_t n)
 
 	for (i = 0; i < n; i++) {
 		ltg_barrier();
-		if (!(i & 1023) && CTL->cmd != LTG_CMD_RUN)
+		if (!(i & 1023) && READ_ONCE(CTL->cmd) != LTG_CMD_RUN)
 			return;
 	}
 }
 
-static void write_page(uint32_t id, volatile struct ltg_vcpu_status *st,
+static void write_page(uint32_t id, struct ltg_vcpu_status *st,
 		       uint64_t gfn)
 {
 	uint64_t gen = GEN_TABLE[gfn] + 1;
@@ -162,11 +165,11 @@ static void write_page(uint32_t id, volatile struct ltg_vcpu_status *st,
 	ltg_page_fill((uint64_t *)(gfn * LTG_PAGE_SIZE), gfn, gen);
 	ltg_barrier();
 	GEN_TABLE[gfn] = gen;
-	st->last_gfn = gfn;
-	st->writes++;
-	every = CTL->cfg[id].report_every;
+	WRITE_ONCE(st->last_gfn, gfn);
+	WRITE_ONCE(st->writes, st->writes + 1);
+	every = READ_ONCE(CTL->cfg[id].report_every);
 	if (every && st->writes % every == 0)
-		outl(LTG_PORT_PROGRESS, id);
+		port_write(LTG_PORT_PROGRESS, id);
 }
 
 static void verify_all(void)
@@ -175,8 +178,8 @@ static void verify_all(void)
 	uint64_t end = first + CTL->data_gfn_count;
 	uint64_t gfn, gen, bad = 0, written = 0, first_bad = ~0ULL;
 
-	CTL->verify_bad_gen = 0;
-	CTL->verify_want_gen = 0;
+	WRITE_ONCE(CTL->verify_bad_gen, 0);
+	WRITE_ONCE(CTL->verify_want_gen, 0);
 	for (gfn = first; gfn < end; gfn++) {
 		const uint64_t *p = (const uint64_t *)(gfn * LTG_PAGE_SIZE);
 
@@ -187,14 +190,14 @@ static void verify_all(void)
 			continue;
 		if (!bad++) {
 			first_bad = gfn;
-			CTL->verify_bad_gen = p[LTG_WORD_GEN];
-			CTL->verify_want_gen = gen;
+			WRITE_ONCE(CTL->verify_bad_gen, p[LTG_WORD_GEN]);
+			WRITE_ONCE(CTL->verify_want_gen, gen);
 		}
 	}
-	CTL->verify_pages = end - first;
-	CTL->verify_bad = bad;
-	CTL->verify_first_bad = first_bad;
-	CTL->verify_written = written;
+	WRITE_ONCE(CTL->verify_pages, end - first);
+	WRITE_ONCE(CTL->verify_bad, bad);
+	WRITE_ONCE(CTL->verify_first_bad, first_bad);
+	WRITE_ONCE(CTL->verify_written, written);
 }
 
 static int all_parked(uint32_t seq)
@@ -202,8 +205,8 @@ static int all_parked(uint32_t seq)
 	uint32_t i, n = CTL->nr_vcpus;
 
 	for (i = 0; i < n; i++)
-		if (CTL->st[i].state != LTG_STATE_PARKED ||
-		    CTL->st[i].parked_seq != seq)
+		if (READ_ONCE(CTL->st[i].state) != LTG_STATE_PARKED ||
+		    READ_ONCE(CTL->st[i].parked_seq) != seq)
 			return 0;
 	return 1;
 }
@@ -212,32 +215,32 @@ static int all_parked(uint32_t seq)
  * Parks this vCPU for a command other than RUN. The host writes cmd_seq
  * before cmd, so the seq read here is the one of the cmd just seen.
  */
-static void park(uint32_t id, volatile struct ltg_vcpu_status *st)
+static void park(uint32_t id, struct ltg_vcpu_status *st)
 {
-	uint32_t cmd = CTL->cmd;
-	uint32_t seq = CTL->cmd_seq;
+	uint32_t cmd = READ_ONCE(CTL->cmd);
+	uint32_t seq = READ_ONCE(CTL->cmd_seq);
 
-	st->parked_seq = seq;
+	WRITE_ONCE(st->parked_seq, seq);
 	ltg_barrier();
-	st->state = LTG_STATE_PARKED;
-	outl(LTG_PORT_PARKED, id);
+	WRITE_ONCE(st->state, LTG_STATE_PARKED);
+	port_write(LTG_PORT_PARKED, id);
 	if (cmd == LTG_CMD_VERIFY && id == 0) {
-		while (!all_parked(seq) && CTL->cmd_seq == seq)
+		while (!all_parked(seq) && READ_ONCE(CTL->cmd_seq) == seq)
 			ltg_barrier();
-		if (CTL->cmd_seq == seq) {
-			st->state = LTG_STATE_VERIFYING;
+		if (READ_ONCE(CTL->cmd_seq) == seq) {
+			WRITE_ONCE(st->state, LTG_STATE_VERIFYING);
 			verify_all();
-			CTL->verify_seq = seq;
-			st->state = LTG_STATE_PARKED;
-			outl(LTG_PORT_VERDICT, seq);
+			WRITE_ONCE(CTL->verify_seq, seq);
+			WRITE_ONCE(st->state, LTG_STATE_PARKED);
+			port_write(LTG_PORT_VERDICT, seq);
 		}
 	}
-	while (CTL->cmd_seq == seq) {
+	while (READ_ONCE(CTL->cmd_seq) == seq) {
 		timer_arm(1000);
 		wait_for_interrupt();
-		st->wakeups++;
+		WRITE_ONCE(st->wakeups, st->wakeups + 1);
 	}
-	st->state = LTG_STATE_RUNNING;
+	WRITE_ONCE(st->state, LTG_STATE_RUNNING);
 }
 
 void ltg_exception(uint64_t *frame, uint64_t vec)
@@ -249,38 +252,38 @@ void ltg_exception(uint64_t *frame, uint64_t vec)
 		      vec == 21 || vec == 29 || vec == 30;
 
 	if (id < LTG_MAX_VCPUS) {
-		CTL->st[id].fault_vec = vec;
-		CTL->st[id].fault_rip = frame[has_err ? 1 : 0];
-		CTL->st[id].state = LTG_STATE_FAULT;
+		WRITE_ONCE(CTL->st[id].fault_vec, vec);
+		WRITE_ONCE(CTL->st[id].fault_rip, frame[has_err ? 1 : 0]);
+		WRITE_ONCE(CTL->st[id].state, LTG_STATE_FAULT);
 	}
-	outl(LTG_PORT_EXCEPTION, vec);
+	port_write(LTG_PORT_EXCEPTION, vec);
 }
 
-static uint64_t pick_hot(volatile struct ltg_vcpu_cfg *cfg, uint64_t *rng,
+static uint64_t pick_hot(struct ltg_vcpu_cfg *cfg, uint64_t *rng,
 			 uint64_t count)
 {
-	uint64_t hot = count * cfg->hot_pct / 100;
+	uint64_t hot = count * READ_ONCE(cfg->hot_pct) / 100;
 
 	if (!hot)
 		hot = 1;
-	if (xorshift64(rng) % 100 < cfg->hot_prob)
+	if (xorshift64(rng) % 100 < READ_ONCE(cfg->hot_prob))
 		return xorshift64(rng) % hot;
 	return xorshift64(rng) % count;
 }
 
 void ltg_main(uint32_t id)
 {
-	volatile struct ltg_vcpu_status *st = &CTL->st[id];
-	volatile struct ltg_vcpu_cfg *cfg = &CTL->cfg[id];
+	struct ltg_vcpu_status *st = &CTL->st[id];
+	struct ltg_vcpu_cfg *cfg = &CTL->cfg[id];
 	uint64_t first, count, rng, b;
 	uint32_t mode;
 
 	if (id == 0) {
 		build_idt();
 		ltg_barrier();
-		CTL->idt_ready = 1;
+		WRITE_ONCE(CTL->idt_ready, 1);
 	} else {
-		while (!CTL->idt_ready)
+		while (!READ_ONCE(CTL->idt_ready))
 			ltg_barrier();
 	}
 	load_idt();
@@ -288,21 +291,21 @@ void ltg_main(uint32_t id)
 	ltg_vcpu_region(CTL->data_gfn_first, CTL->data_gfn_count,
 			CTL->nr_vcpus, id, &first, &count);
 	rng = cfg->seed ? cfg->seed : 0x9e3779b97f4a7c15ULL * (id + 1);
-	st->state = LTG_STATE_RUNNING;
-	outl(LTG_PORT_BOOTED, id);
+	WRITE_ONCE(st->state, LTG_STATE_RUNNING);
+	port_write(LTG_PORT_BOOTED, id);
 
 	for (;;) {
-		if (CTL->cmd != LTG_CMD_RUN) {
+		if (READ_ONCE(CTL->cmd) != LTG_CMD_RUN) {
 			park(id, st);
 			continue;
 		}
-		mode = cfg->mode;
+		mode = READ_ONCE(cfg->mode);
 		if (st->mode != mode)
-			st->mode = mode;
+			WRITE_ONCE(st->mode, mode);
 		switch (mode) {
 		case LTG_MODE_SEQ:
 			write_page(id, st, first + st->cursor);
-			st->cursor = (st->cursor + 1) % count;
+			WRITE_ONCE(st->cursor, (st->cursor + 1) % count);
 			break;
 		case LTG_MODE_RANDOM:
 			write_page(id, st, first + xorshift64(&rng) % count);
@@ -312,28 +315,28 @@ void ltg_main(uint32_t id)
 			break;
 		case LTG_MODE_SPIN:
 			/* No store and no exit while spinning. */
-			while (CTL->cmd == LTG_CMD_RUN &&
-			       cfg->mode == LTG_MODE_SPIN)
+			while (READ_ONCE(CTL->cmd) == LTG_CMD_RUN &&
+			       READ_ONCE(cfg->mode) == LTG_MODE_SPIN)
 				ltg_barrier();
 			continue;
 		case LTG_MODE_HALT:
-			timer_arm(cfg->halt_us);
+			timer_arm(READ_ONCE(cfg->halt_us));
 			wait_for_interrupt();
-			st->wakeups++;
-			for (b = 0; b < cfg->burst; b++) {
-				if (CTL->cmd != LTG_CMD_RUN)
+			WRITE_ONCE(st->wakeups, st->wakeups + 1);
+			for (b = 0; b < READ_ONCE(cfg->burst); b++) {
+				if (READ_ONCE(CTL->cmd) != LTG_CMD_RUN)
 					break;
 				write_page(id, st, first + st->cursor);
-				st->cursor = (st->cursor + 1) % count;
+				WRITE_ONCE(st->cursor, (st->cursor + 1) % count);
 			}
 			break;
 		case LTG_MODE_IDLE:
 		default:
 			wait_for_interrupt();
-			st->wakeups++;
+			WRITE_ONCE(st->wakeups, st->wakeups + 1);
 			break;
 		}
-		st->loops++;
-		delay(cfg->delay);
+		WRITE_ONCE(st->loops, st->loops + 1);
+		delay(READ_ONCE(cfg->delay));
 	}
 }
