@@ -130,6 +130,19 @@ int vmm_verify(struct vmm *vm, struct vmm_verdict *v, unsigned int timeout_ms);
  */
 int vmm_kvm_stat(struct vmm *vm, int vcpu, const char *name, uint64_t *val);
 
+/*
+ * Stock KVM dirty logging on slot 0, the baseline loosetrace is measured
+ * against (VM ioctls: only the VMM's own process may issue them).
+ * harvest fills bitmap (one bit per page of the slot, little-endian
+ * 64-bit words, mem_bytes / 4096 bits) with the pages dirtied since the
+ * last harvest; with manual_protect it then clears them with
+ * KVM_CLEAR_DIRTY_LOG, whose synchronous TLB flush has finished when it
+ * returns.
+ */
+int vmm_stock_dirty_log_start(struct vmm *vm, bool manual_protect);
+int vmm_stock_dirty_log_harvest(struct vmm *vm, uint64_t *bitmap);
+int vmm_stock_dirty_log_stop(struct vmm *vm);
+
 /* Layout and access for other processes and tests */
 void vmm_get_layout(struct vmm *vm, struct vmm_layout *l);
 int vmm_vm_fd(struct vmm *vm);

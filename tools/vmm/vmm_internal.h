@@ -37,6 +37,7 @@ struct vmm {
 	char mem_path[256];
 	unsigned int nr_vcpus;
 	bool incoming;		/* waiting for vmm_restore_state() */
+	bool manual_protect;	/* stock dirty log: KVM_CLEAR_DIRTY_LOG */
 	bool started;
 	size_t run_size;
 	struct vmm_vcpu *vcpus;
