@@ -41,13 +41,13 @@ static inline void rice_reset(struct lt_rice *s)
 	s->n = 1;
 }
 
-static inline u32 fls64_nz(u64 x)
+static __always_inline u32 fls64_nz(u64 x)
 {
 	return 64 - __builtin_clzll(x);
 }
 
 /* Smallest k with (n << (k + 1)) >= a, at most 31. */
-static inline u32 rice_k(u64 a, u32 n)
+static __always_inline u32 rice_k(u64 a, u32 n)
 {
 	u64 m = (u64)n << 1;
 	u32 k;
@@ -60,7 +60,7 @@ static inline u32 rice_k(u64 a, u32 n)
 	return k > 31 ? 31 : k;
 }
 
-static inline void rice_update(struct lt_rice *s, u64 v)
+static __always_inline void rice_update(struct lt_rice *s, u64 v)
 {
 	s->a += v;
 	if (++s->n == RICE_NMAX) {
@@ -95,72 +95,76 @@ static u32 put_varint(u8 *p, u32 v)
 	return n;
 }
 
-/* Bit writer: LSB first, stores 32 bits at a time. */
+/*
+ * Bit writer, LSB first. Every put stores 8 bytes at once and keeps fewer
+ * than 8 bits pending, so it has no data-dependent branch.
+ */
 struct lt_bw {
 	u8 *buf;
 	size_t cap;
-	size_t off;	/* bytes stored */
-	u64 acc;
-	u32 n;		/* bits pending in acc, < 32 between calls */
+	size_t off;	/* whole bytes written */
+	u64 acc;	/* pending bits, also already stored at off */
+	u32 n;		/* number of pending bits, < 8 */
 	bool over;
 };
 
-static inline void bw_put(struct lt_bw *w, u64 v, u32 nb)
+static __always_inline void bw_store(struct lt_bw *w)
 {
-	w->acc |= v << w->n;
-	w->n += nb;
-	if (w->n >= 32) {
-		if (likely(w->off + 4 <= w->cap))
-			lt_put_le32(w->buf + w->off, (u32)w->acc);
+	u32 i;
+
+	if (likely(w->off + 8 <= w->cap)) {
+		lt_put_le64(w->buf + w->off, w->acc);
+		return;
+	}
+	for (i = 0; i < (w->n + 7) / 8; i++) {
+		if (w->off + i < w->cap)
+			w->buf[w->off + i] = (u8)(w->acc >> (8 * i));
 		else
 			w->over = true;
-		w->off += 4;
-		w->acc >>= 32;
-		w->n -= 32;
 	}
 }
 
-static inline u64 bw_bits(const struct lt_bw *w)
+/* Append the @nb (<= 56) low bits of @v. */
+static __always_inline void bw_put(struct lt_bw *w, u64 v, u32 nb)
+{
+	w->acc |= v << w->n;
+	w->n += nb;
+	bw_store(w);
+	w->off += w->n >> 3;
+	w->acc >>= w->n & ~7U;
+	w->n &= 7;
+}
+
+static __always_inline u64 bw_bits(const struct lt_bw *w)
 {
 	return (u64)w->off * 8 + w->n;
 }
 
-/* Store the pending bits, zero-padded to a byte. */
-static inline void bw_flush(struct lt_bw *w)
+/* End on a byte boundary: the partial byte, zero-padded, is stored. */
+static __always_inline void bw_flush(struct lt_bw *w)
 {
-	while (w->n) {
-		if (w->off < w->cap)
-			w->buf[w->off] = (u8)w->acc;
-		else
-			w->over = true;
+	if (w->n)
 		w->off++;
-		w->acc >>= 8;
-		w->n = w->n > 8 ? w->n - 8 : 0;
-	}
 	w->acc = 0;
+	w->n = 0;
 }
 
-static inline void put_val(struct lt_bw *w, struct lt_rice *s, u32 v)
+static __always_inline void put_val(struct lt_bw *w, struct lt_rice *s, u32 v)
 {
 	u32 k = rice_k(s->a, s->n);
 	u32 q = v >> k;
 
 	if (likely(q < QMAX)) {
-		u64 low = v & ((1ULL << k) - 1);
-
 		/* q zeros, a one, k low bits: at most 16 + 31 bits. */
-		if (q + 1 + k <= 32) {
-			bw_put(w, (1ULL << q) | (low << (q + 1)), q + 1 + k);
-		} else {
-			bw_put(w, 1ULL << q, q + 1);
-			bw_put(w, low, k);
-		}
+		bw_put(w, (1ULL << q) | ((v & ((1ULL << k) - 1)) << (q + 1)),
+		       q + 1 + k);
 	} else {
 		u32 len = fls64_nz(v);
 
-		bw_put(w, 0, QMAX);
-		bw_put(w, len - 1, LEN_BITS);
-		bw_put(w, v & ((1ULL << (len - 1)) - 1), len - 1);
+		/* QMAX zeros, 5 bits of len - 1, v below its top bit. */
+		bw_put(w, ((u64)(len - 1) << QMAX) |
+		       ((v & ((1ULL << (len - 1)) - 1)) << (QMAX + LEN_BITS)),
+		       QMAX + LEN_BITS + len - 1);
 	}
 	rice_update(s, v);
 }
@@ -176,19 +180,19 @@ struct lt_enc {
 	bool over;
 };
 
-/* First dirty page at or after @pos, or npages. */
-static inline u32 next_set(const struct lt_enc *e, u32 pos)
+/* First dirty page at or after @pos, or @npages. */
+static __always_inline u32 next_set(const u64 *bm, size_t nw, u32 npages,
+				    u32 pos)
 {
-	const u64 *bm = e->bm;
-	size_t w = pos >> 6, nw = e->nwords;
+	size_t w = pos >> 6;
 	u64 x;
 
-	if (pos >= e->npages)
-		return e->npages;
+	if (pos >= npages)
+		return npages;
 	x = bm[w] & (~0ULL << (pos & 63));
 	while (!x) {
 		if (++w >= nw)
-			return e->npages;
+			return npages;
 		x = bm[w];
 		if (x)
 			break;
@@ -199,38 +203,39 @@ static inline u32 next_set(const struct lt_enc *e, u32 pos)
 			w += 8;
 	}
 	pos = (u32)(w * 64) + __builtin_ctzll(x);
-	return pos < e->npages ? pos : e->npages;
+	return pos < npages ? pos : npages;
 }
 
-/* First clean page after the dirty page @pos, or npages. */
-static inline u32 next_clear(const struct lt_enc *e, u32 pos)
+/* First clean page after the dirty page @pos, or @npages. */
+static __always_inline u32 next_clear(const u64 *bm, size_t nw, u32 npages,
+				      u32 pos)
 {
 	size_t w = pos >> 6;
-	u64 x = ~e->bm[w] & (~0ULL << (pos & 63));
+	u64 x = ~bm[w] & (~0ULL << (pos & 63));
 
 	while (!x) {
-		if (++w >= e->nwords)
-			return e->npages;
-		x = ~e->bm[w];
+		if (++w >= nw)
+			return npages;
+		x = ~bm[w];
 	}
 	pos = (u32)(w * 64) + __builtin_ctzll(x);
-	return pos < e->npages ? pos : e->npages;
+	return pos < npages ? pos : npages;
 }
 
-static inline u32 blk_end(const struct lt_enc *e, u32 blk)
+static __always_inline u32 blk_end(const struct lt_enc *e, u32 blk)
 {
 	u64 end = ((u64)blk + 1) << BLK_SHIFT;
 
 	return end < e->npages ? (u32)end : e->npages;
 }
 
-static inline u64 blk_raw_bytes(const struct lt_enc *e, u32 blk)
+static __always_inline u64 blk_raw_bytes(const struct lt_enc *e, u32 blk)
 {
 	return (blk_end(e, blk) - ((u64)blk << BLK_SHIFT) + 7) / 8;
 }
 
 /* Most bits an RLE block may take and still beat its raw bytes. */
-static inline u64 blk_budget(const struct lt_enc *e, u32 blk)
+static __always_inline u64 blk_budget(const struct lt_enc *e, u32 blk)
 {
 	u64 raw = blk_raw_bytes(e, blk) * 8;
 
@@ -281,14 +286,15 @@ struct rle_state {
 	u64 budget;		/* bits block blk may take */
 };
 
-static inline bool over_budget(const struct rle_state *st)
+static __always_inline bool over_budget(const struct rle_state *st)
 {
 	return bw_bits(&st->c.w) - bw_bits(&st->snap.w) > st->budget;
 }
 
 /* Close block blk if its code fits its budget, and open the next one. */
-static inline bool next_block(const struct lt_enc *e, struct rle_state *st,
-			      u32 kind, u32 from)
+static __always_inline bool next_block(const struct lt_enc *e,
+				       struct rle_state *st, u32 kind,
+				       u32 from)
 {
 	if (over_budget(st))
 		return false;
@@ -303,7 +309,7 @@ static inline bool next_block(const struct lt_enc *e, struct rle_state *st,
 }
 
 /* Go back to the start of block blk and end the segment there. */
-static void rle_cut(struct rle_state *st)
+static __always_inline void rle_cut(struct rle_state *st)
 {
 	u32 at = st->blk << BLK_SHIFT;
 
@@ -323,11 +329,14 @@ static void rle_cut(struct rle_state *st)
  */
 static u32 enc_rle(struct lt_enc *e, u32 blk0)
 {
+	const u64 *bm = e->bm;
+	size_t nw = e->nwords;
+	u32 npages = e->npages;
 	struct rle_state st;
 	u32 s, end, pe, next;
 
-	s = next_set(e, blk0 << BLK_SHIFT);
-	if (s >= e->npages)
+	s = next_set(bm, nw, npages, blk0 << BLK_SHIFT);
+	if (s >= npages)
 		return e->nblocks;
 	memset(&st, 0, sizeof(st));
 	st.c.w.buf = e->out;
@@ -348,7 +357,7 @@ static u32 enc_rle(struct lt_enc *e, u32 blk0)
 			if (!next_block(e, &st, CLOSE_GAP, pe))
 				goto cut;
 		put_val(&st.c.w, &st.c.g, s - pe - (st.first ? 0 : 1));
-		end = next_clear(e, s);
+		end = next_clear(bm, nw, npages, s);
 		while (end > st.bnd)
 			if (!next_block(e, &st, CLOSE_RUN, s))
 				goto cut;
@@ -366,8 +375,8 @@ static u32 enc_rle(struct lt_enc *e, u32 blk0)
 			if (!next_block(e, &st, CLOSE_NONE, pe))
 				goto cut;
 		}
-		s = next_set(e, pe);
-		if (s >= e->npages)
+		s = next_set(bm, nw, npages, pe);
+		if (s >= npages)
 			break;
 	}
 	/* Nothing dirty after pe: end with a gap to the end of the block. */
