@@ -234,9 +234,10 @@ static void print_row(const char *size, const struct row *row)
 		snprintf(dens, sizeof(dens), "-");
 	else
 		snprintf(dens, sizeof(dens), "%g%%", row->density * 100);
-	printf("%-6s %-8s %6s %10zu %10zu %10zu %10zu %6.3f %6.3f %6.3f %7.2f %5.0f%% %7.2f %5.0f%%\n",
-	       size, row->wl, dens, row->ours, row->roaring, row->zstd,
-	       row->lz4, (double)row->ours / row->roaring,
+	printf("%-6s %-8s %6s %10zu %10zu %10zu %10zu ", size, row->wl, dens,
+	       row->ours, row->roaring, row->zstd, row->lz4);
+	printf("%6.3f %6.3f %6.3f %7.2f %5.0f%% %7.2f %5.0f%%\n",
+	       (double)row->ours / row->roaring,
 	       (double)row->ours / row->zstd,
 	       (double)row->vrle / row->roaring, row->enc_gbs,
 	       100 * row->enc_gbs / row->read_gbs, row->dec_gbs,
