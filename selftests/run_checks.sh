@@ -10,7 +10,8 @@
 #   KVERS        kernel releases to test (default: every kernel with an
 #                image in /boot and a built build/kmod/<release>/loosetrace.ko)
 #   VM_SUITES    only these VM suites (or suite/program), e.g. "engine"
-#   HOST_SUITES  host suites to run (default "codec agent-host"; "" for none)
+#   HOST_SUITES  host suites to run (default: codec and every *-host
+#                suite, see vm/suites.sh; "" for none)
 #   BUILD        build directory (default: <top>/build)
 #   and the VM_* knobs of selftests/vm/run-vm.sh
 set -uo pipefail
@@ -22,7 +23,12 @@ logs=$BUILD/check
 rm -rf "$logs"
 mkdir -p "$logs"
 
-HOST_SUITES=${HOST_SUITES-codec agent-host}
+. "$TOP/selftests/vm/suites.sh"
+if [ -z "${HOST_SUITES+set}" ]; then
+	HOST_SUITES=$(for s in $(all_suites); do
+		is_host_suite "$s" && echo "$s"
+	done)
+fi
 if [ -z "${KVERS:-}" ]; then
 	KVERS=$(cd "$BUILD/kmod" 2>/dev/null && ls -d */loosetrace.ko 2>/dev/null |
 		sed 's|/loosetrace.ko$||')
@@ -66,7 +72,10 @@ for rel in $KVERS; do
 	fi
 	t0=$(date +%s)
 	"$TOP/selftests/vm/run-vm.sh" "$rel" 2>&1 | tee "$log"
-	echo "== $rel: VM run took $(($(date +%s) - t0)) s"
+	echo "== $rel: VM run took $(($(date +%s) - t0)) s; seconds per program:"
+	sed -n 's/^LTVM-END \([^ ]*\) rc=[^ ]* s=\([0-9]*\)$/\2 \1/p' "$log" |
+		sort -rn | awk '{ printf "  %5d  %s\n", $1, $2 }'
+
 	summarize "$log" "$rel" 1
 done
 

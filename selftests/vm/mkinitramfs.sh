@@ -24,8 +24,7 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$TOP/build}
-# Suites that run on the host, never in the VM.
-HOST_SUITES="codec agent-host"
+. "$TOP/selftests/vm/suites.sh"
 
 rel=${1:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
 out=${2:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
@@ -125,9 +124,8 @@ if [ $# -gt 0 ]; then
 	printf '%s\n' "$@" > "$root/script.args"
 	echo "${VM_SCRIPT_TIMEOUT:-1500}" > "$root/script.timeout"
 else
-	for mk in "$TOP"/selftests/*/Makefile; do
-		suite=$(basename "$(dirname "$mk")")
-		case " $HOST_SUITES " in *" $suite "*) continue ;; esac
+	for suite in $(all_suites); do
+		is_host_suite "$suite" && continue
 		for prog in "$BUILD/selftests/$suite"/*_test; do
 			[ -f "$prog" ] && [ -x "$prog" ] || continue
 			selected "$suite" "$(basename "$prog")" || continue

@@ -52,8 +52,8 @@ BEGIN { passed = 0; failed = 0; skipped = 0; prog = "" }
 }
 
 /^LTVM-END / {
-	rc = $0
-	sub(/.*rc=/, "", rc)
+	rc = $3
+	sub(/^rc=/, "", rc)
 	if (prog != "")
 		finish(rc + 0)
 	next
