@@ -39,10 +39,19 @@
  * the round's bitmap as complete, before LOOSETRACE_CMD_EPOCH_GET reports
  * the epoch complete or LOOSETRACE_CMD_EPOCH_DONE for it arrives on the
  * "events" group. In sync mode an epoch is complete when HARVEST returns.
+ * Epochs complete in order: EPOCH_DONE and LOOSETRACE_A_EPOCH_DONE name
+ * the newest complete epoch, and every earlier one is complete too. A
+ * HARVEST while an epoch is pending does not wait: it opens the next one.
  *
  * Permissions: every command that changes state (ATTACH, DETACH,
  * TRACE_START, TRACE_STOP, HARVEST) needs CAP_NET_ADMIN. Errors carry an
- * extended-ack message.
+ * extended-ack message (on 6.1 kernels, except HARVEST's errors found
+ * before its first message: a dump's start has no extended ack there).
+ * Errors: ENOENT no such VM id; ENODATA no trace running (HARVEST,
+ * TRACE_STOP); EALREADY trace already running; EEXIST VM already attached;
+ * EBADF / EINVAL the fd is not open / not a KVM VM; EBUSY the VMM
+ * dirty-logs a memslot itself; EOPNOTSUPP dirty ring or Intel PML in use.
+ * Documentation/netlink.rst has a table per message.
  */
 #ifndef _UAPI_LINUX_LOOSETRACE_H
 #define _UAPI_LINUX_LOOSETRACE_H
@@ -81,7 +90,8 @@
  *	%LOOSETRACE_A_EPOCH_DONE (the newest complete) and
  *	%LOOSETRACE_A_VCPUS_PENDING.
  * @LOOSETRACE_CMD_EPOCH_DONE: event on the "events" group:
- *	%LOOSETRACE_A_VM_ID, %LOOSETRACE_A_EPOCH, %LOOSETRACE_A_INSTALL_NS.
+ *	%LOOSETRACE_A_VM_ID, %LOOSETRACE_A_EPOCH (the newest epoch complete),
+ *	%LOOSETRACE_A_INSTALL_NS.
  * @LOOSETRACE_CMD_STATS_GET: request %LOOSETRACE_A_VM_ID; reply a
  *	%LOOSETRACE_A_STATS nest (enum loosetrace_stat).
  * @LOOSETRACE_CMD_VM_DETACHED: event on the "events" group:
@@ -116,12 +126,15 @@ enum loosetrace_cmd {
  * @LOOSETRACE_A_VM_COUNT: u32, number of attached VMs
  * @LOOSETRACE_A_VM_FD: s32, a KVM VM fd in the caller's file table
  * @LOOSETRACE_A_VM_ID: u32, id of an attached VM (never 0)
- * @LOOSETRACE_A_VM_PID: u32, pid of the process that created the VM
+ * @LOOSETRACE_A_VM_PID: u32, pid of the process that last ran one of the
+ *	VM's vCPUs (KVM's userspace_pid), 0 before any vCPU ran
  * @LOOSETRACE_A_VCPU_COUNT: u32, number of vCPUs
  * @LOOSETRACE_A_TRACE_STATE: u32, enum loosetrace_trace_state
  * @LOOSETRACE_A_MODE: u32, enum loosetrace_mode
  * @LOOSETRACE_A_DEADLINE_US: u32, microseconds a vCPU may take to flush
  *	on its own before it is kicked (loose mode); 0 means the default
+ *	(2000); at most 1000000. Late vCPUs are kicked again every such
+ *	period, at least every millisecond, until they flush
  * @LOOSETRACE_A_MEMSLOT: nest, enum loosetrace_memslot_attr
  * @LOOSETRACE_A_EPOCH: u64, an epoch number (1 is the first)
  * @LOOSETRACE_A_EPOCH_DONE: u64, newest epoch whose traces are installed
@@ -203,7 +216,8 @@ enum loosetrace_memslot_attr {
  * @LOOSETRACE_STAT_EPOCHS: epochs started
  * @LOOSETRACE_STAT_EPOCHS_DONE: epochs completed
  * @LOOSETRACE_STAT_FLUSH_NS_MIN: per-vCPU flush latency, minimum
- * @LOOSETRACE_STAT_FLUSH_NS_MEDIAN: per-vCPU flush latency, median
+ * @LOOSETRACE_STAT_FLUSH_NS_MEDIAN: per-vCPU flush latency, median of the
+ *	latest 1024
  * @LOOSETRACE_STAT_FLUSH_NS_MAX: per-vCPU flush latency, maximum
  * @LOOSETRACE_STAT_DEADLINE_KICKS: vCPUs kicked after missing the deadline
  * @LOOSETRACE_STAT_SYNC_FLUSHES: synchronous remote flushes issued
