@@ -12,6 +12,7 @@
 #   VM_SUITES    only these VM suites (or suite/program), e.g. "engine"
 #   HOST_SUITES  host suites to run (default: codec and every *-host
 #                suite, see vm/suites.sh; "" for none)
+#   VM_JOBS      kernels tested at the same time (default 1)
 #   BUILD        build directory (default: <top>/build)
 #   and the VM_* knobs of selftests/vm/run-vm.sh
 set -uo pipefail
@@ -36,10 +37,10 @@ fi
 
 total_p=0 total_f=0 total_s=0
 summarize() { # <log> <label> [need_done]
-	local counts p f s
+	local p f s
 
-	counts=$(awk -v label="$2" -v need_done="${3:-0}" \
-		-f "$TOP/selftests/vm/tap-count.awk" "$1" | tee "$1.summary")
+	awk -v label="$2" -v need_done="${3:-0}" \
+		-f "$TOP/selftests/vm/tap-count.awk" "$1" > "$1.summary"
 	grep '^FAIL ' "$1.summary" >> "$logs/failures"
 	read -r p f s < <(tail -n 1 "$1.summary")
 	echo "== $2: $p passed, $f failed, $s skipped"
@@ -62,22 +63,63 @@ for suite in $HOST_SUITES; do
 	summarize "$logs/host-$suite.log" "host $suite"
 done
 
-for rel in $KVERS; do
-	log=$logs/vm-$rel.log
-	echo "== VM suites on $rel"
+# Boots kernel $1 with the VM suites; the console goes to its log, and to
+# the terminal as well when $2 is "tee".
+run_kernel() {
+	local rel=$1 log=$logs/vm-$1.log t0
+
 	if [ ! -f "$BUILD/kmod/$rel/loosetrace.ko" ] || [ ! -r "/boot/vmlinuz-$rel" ]; then
 		echo "LTVM-CHECK not ok $rel: needs /boot/vmlinuz-$rel and build/kmod/$rel/loosetrace.ko" > "$log"
-		summarize "$log" "$rel"
-		continue
+		return
 	fi
 	t0=$(date +%s)
-	"$TOP/selftests/vm/run-vm.sh" "$rel" 2>&1 | tee "$log"
-	echo "== $rel: VM run took $(($(date +%s) - t0)) s; seconds per program:"
-	sed -n 's/^LTVM-END \([^ ]*\) rc=[^ ]* s=\([0-9]*\)$/\2 \1/p' "$log" |
-		sort -rn | awk '{ printf "  %5d  %s\n", $1, $2 }'
+	if [ "$2" = tee ]; then
+		"$TOP/selftests/vm/run-vm.sh" "$rel" 2>&1 | tee "$log"
+	else
+		"$TOP/selftests/vm/run-vm.sh" "$rel" > "$log" 2>&1
+	fi
+	echo "$(($(date +%s) - t0))" > "$log.seconds"
+}
 
-	summarize "$log" "$rel" 1
-done
+report_kernel() {
+	local log=$logs/vm-$1.log
+
+	if [ -f "$log.seconds" ]; then
+		echo "== $1: VM run took $(cat "$log.seconds") s; seconds per program:"
+		sed -n 's/^LTVM-END \([^ ]*\) rc=[^ ]* s=\([0-9]*\)$/\2 \1/p' "$log" |
+			sort -rn | awk '{ printf "  %5d  %s\n", $1, $2 }'
+		summarize "$log" "$1" 1
+	else
+		summarize "$log" "$1"
+	fi
+}
+
+# VM_JOBS kernels boot at once (default 1). Their consoles then go to
+# their logs only, printed whole when all are done.
+if [ "${VM_JOBS:-1}" -gt 1 ]; then
+	running=0
+	for rel in $KVERS; do
+		echo "== VM suites on $rel (console: $logs/vm-$rel.log)"
+		if [ "$running" -ge "$VM_JOBS" ]; then
+			wait -n
+			running=$((running - 1))
+		fi
+		run_kernel "$rel" log &
+		running=$((running + 1))
+	done
+	wait
+	for rel in $KVERS; do
+		echo "== console of the VM on $rel"
+		cat "$logs/vm-$rel.log"
+		report_kernel "$rel"
+	done
+else
+	for rel in $KVERS; do
+		echo "== VM suites on $rel"
+		run_kernel "$rel" tee
+		report_kernel "$rel"
+	done
+fi
 
 echo "== $(($(date +%s) - start)) s; logs in $logs"
 if [ -s "$logs/failures" ]; then
