@@ -35,6 +35,42 @@ static void show_progress(const struct ctl_reply *rep, void *arg)
 	fflush(stderr);
 }
 
+/* Every round: JSON objects, or a table for people. */
+static void print_rounds(const struct ctl_migrate *m)
+{
+	const struct ctl_round *r;
+	char name[16];
+	uint32_t i;
+
+	if (!opt_json) {
+		if (!m->nlog)
+			return;
+		printf("per_round:\n    round  dirty pages  dirty rate/s    MiB sent  time ms\n");
+		for (i = 0; i < m->nlog; i++) {
+			r = &m->log[i];
+			snprintf(name, sizeof(name), "%u", i + 1);
+			printf("    %5s  %11llu  %12llu  %10.2f  %7u\n",
+			       r->final ? "final" : name,
+			       (unsigned long long)r->dirty_pages,
+			       (unsigned long long)r->dirty_rate,
+			       r->bytes / 1048576.0, r->ms);
+		}
+		return;
+	}
+	pr_array_open("per_round");
+	for (i = 0; i < m->nlog; i++) {
+		r = &m->log[i];
+		pr_open(NULL);
+		pr_u64("dirty_pages", r->dirty_pages);
+		pr_u64("dirty_rate", r->dirty_rate);
+		pr_u64("bytes", r->bytes);
+		pr_u64("ms", r->ms);
+		pr_bool("final", r->final);
+		pr_close();
+	}
+	pr_array_close();
+}
+
 static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 		    int ok)
 {
@@ -53,6 +89,8 @@ static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 	pr_u64("guest_pages", m->guest_pages);
 	pr_u64("rounds", m->round);
 	pr_str("precopy_stop", m->stop_reason);
+	pr_u64("est_final_pages", m->est_final_pages);
+	pr_u64("est_final_ms", m->est_final_ms);
 	pr_u64("pages_sent", m->pages_sent);
 	pr_u64("zero_pages", m->zero_pages);
 	pr_u64("bytes_sent", m->bytes_sent);
@@ -73,6 +111,7 @@ static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 	pr_close();
 	if (m->dest_message[0])
 		pr_str("destination", m->dest_message);
+	print_rounds(m);
 	pr_close();
 }
 

@@ -14,12 +14,14 @@
 #include "ipc.h"
 
 #define CTL_MAGIC		0x4c544331U	/* "1CTL" */
-#define CTL_VERSION		1
+#define CTL_VERSION		2
 #define CTL_SOCKET_PATH		"/run/loosetrace/agent.sock"
 #define CTL_TARGET_LEN		128
 #define CTL_PATH_LEN		108
 #define CTL_MSG_LEN		256
 #define CTL_MAX_VMS		16
+#define CTL_ROUND_LOG		32	/* rounds a migration summary lists */
+#define CTL_REASON_LEN		160
 
 enum ctl_op {
 	CTL_STATUS = 1,
@@ -95,6 +97,15 @@ enum mig_phase {
 	MIG_DONE,
 };
 
+/* One round of a migration, as the summary lists it. */
+struct ctl_round {
+	uint64_t dirty_pages;		/* harvested and sent */
+	uint64_t dirty_rate;		/* pages/s since the previous harvest */
+	uint64_t bytes;			/* on the wire */
+	uint32_t ms;			/* harvest to the destination's ack */
+	uint32_t final;			/* the round with the VM paused */
+};
+
 /* Progress of a migration and, in the final reply, its summary. */
 struct ctl_migrate {
 	uint32_t phase;			/* enum mig_phase */
@@ -121,8 +132,13 @@ struct ctl_migrate {
 	uint64_t deadline_kicks;
 	uint64_t sync_flushes;
 	uint64_t epochs;
-	char stop_reason[64];		/* why pre-copy ended */
+	uint64_t est_final_pages;	/* final round, estimated at the stop */
+	uint64_t est_final_ms;
+	char stop_reason[CTL_REASON_LEN];	/* why pre-copy ended */
 	char dest_message[CTL_MSG_LEN];
+	uint32_t nlog;			/* entries in log[] */
+	uint32_t pad;
+	struct ctl_round log[CTL_ROUND_LOG];
 };
 
 enum ctl_reply_kind {

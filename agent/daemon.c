@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include "bitmap.h"
@@ -395,6 +396,9 @@ static int peer_is_root(int fd)
 	return cred.uid == 0;
 }
 
+/* agentctl sends its request at once: do not wait long for it */
+static const struct timeval ctl_recv_timeout = { .tv_sec = 5 };
+
 static void *ctl_thread(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -407,6 +411,14 @@ static void *ctl_thread(void *arg)
 	if (!rep)
 		goto out;
 	rep->kind = CTL_R_FINAL;
+	/*
+	 * Take the request off the socket before any answer, even a
+	 * refusal: closing a Unix socket with unread data resets the
+	 * peer's end, and agentctl would see that instead of the reason.
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ctl_recv_timeout,
+		   sizeof(ctl_recv_timeout));
+	n = recv(fd, &req, sizeof(req), 0);
 	if (!peer_is_root(fd)) {
 		rep->err = -EPERM;
 		snprintf(rep->msg, sizeof(rep->msg),
@@ -414,7 +426,6 @@ static void *ctl_thread(void *arg)
 		send_reply(fd, rep);
 		goto out;
 	}
-	n = recv(fd, &req, sizeof(req), 0);
 	if (n != sizeof(req) || req.magic != CTL_MAGIC ||
 	    req.version != CTL_VERSION) {
 		rep->err = -EPROTO;

@@ -8,11 +8,11 @@
  * write being logged, so reading earlier could send a page that changes
  * again unseen: the contract of <linux/loosetrace.h>.
  *
- * Pre-copy stops when the pages left fit the downtime target at the
- * measured send rate, when the dirty set stops shrinking, or after
- * max_rounds. Switchover: pause the VMM, a final harvest and round, the
- * VMM's state blob, RESUME; the destination answers DONE once its guest
- * runs. Any failure on the way stops the trace, detaches and lets the
+ * Pre-copy stops (precopy.h) when the final round would fit the downtime
+ * target at the measured send rate, when the dirty set stops shrinking,
+ * or before the round limit, the final round included. Switchover:
+ * pause the VMM, a final harvest and round, the VMM's state blob,
+ * RESUME; the destination answers DONE once its guest runs. Any failure on the way stops the trace, detaches and lets the
  * source VM run on.
  */
 #include <errno.h>
@@ -31,6 +31,7 @@
 
 #include "bitmap.h"
 #include "guestmem.h"
+#include "precopy.h"
 #include "source.h"
 #include "vmfd.h"
 #include "vmmhook.h"
@@ -39,7 +40,7 @@
 #define EPOCH_TIMEOUT_MS	10000
 #define ACK_TIMEOUT_MS		60000
 #define DONE_TIMEOUT_MS		60000
-#define DEFAULT_MAX_ROUNDS	30
+#define DEFAULT_MAX_ROUNDS	30	/* the final round included */
 #define DEFAULT_DOWNTIME_MS	300
 #define CHECK_EVERY_FRAMES	64
 
@@ -61,6 +62,7 @@ struct mig {
 	int conn_open;
 	uint64_t caps;
 	uint64_t t_start;
+	uint64_t t_last_harvest;	/* of the last pre-copy round */
 	uint64_t frames;
 	struct ctl_migrate *st;
 	char *why;
@@ -540,12 +542,37 @@ static void teardown(struct mig *m)
 	free(m->snap);
 }
 
+/* Adds a round to the summary's list; the final one always gets in. */
+static void log_round(struct mig *m, int64_t dirty, uint64_t rate,
+		      uint64_t bytes, uint64_t ns, int final)
+{
+	struct ctl_migrate *st = m->st;
+	struct ctl_round *r;
+
+	if (st->nlog == CTL_ROUND_LOG && !final)
+		return;
+	r = &st->log[st->nlog < CTL_ROUND_LOG ? st->nlog++ : CTL_ROUND_LOG - 1];
+	r->dirty_pages = dirty;
+	r->dirty_rate = rate;
+	r->bytes = bytes;
+	r->ms = ns / 1000000;
+	r->final = final;
+}
+
 static int precopy(struct mig *m)
 {
-	uint32_t max_rounds = m->req->max_rounds ?: DEFAULT_MAX_ROUNDS;
-	uint32_t downtime = m->req->downtime_ms ?: DEFAULT_DOWNTIME_MS;
-	uint64_t prev = UINT64_MAX, t0, t_prev = now_ns(), tx0, dt;
-	uint32_t round, flat = 0;
+	struct precopy_policy p = {
+		.downtime_ms = m->req->downtime_ms ?: DEFAULT_DOWNTIME_MS,
+		.max_rounds = m->req->max_rounds ?: DEFAULT_MAX_ROUNDS,
+		.shrink_pct = PRECOPY_DEFAULT_SHRINK_PCT,
+		.flat_rounds = PRECOPY_DEFAULT_FLAT_ROUNDS,
+		.rate_bps = m->req->bandwidth_mbps * 125000ULL,
+	};
+	struct precopy_state ps = { 0 };
+	struct precopy_round r;
+	enum precopy_verdict v;
+	uint64_t t0, t_prev = 0, tx0;
+	uint32_t round;
 	int64_t dirty;
 
 	m->st->phase = MIG_PRECOPY;
@@ -555,42 +582,30 @@ static int precopy(struct mig *m)
 		dirty = do_round(m, round, 0);
 		if (dirty < 0)
 			return dirty;
-		dt = now_ns() - t0;
+		r.dirty_pages = dirty;
+		r.bytes = m->conn.bytes_tx - tx0;
+		r.send_ns = now_ns() - t0;
+		r.interval_ns = t_prev ? t0 - t_prev : 0;
+		t_prev = t0;
+		m->t_last_harvest = t0;
+		v = precopy_next(&ps, &p, &r);
+
 		m->st->round = round;
 		m->st->dirty_pages = dirty;
-		/* pages dirtied per second since the previous harvest */
-		m->st->dirty_rate = round == 1 ? 0 :
-			dirty * 1000000000ULL / ((t0 - t_prev) ?: 1);
-		t_prev = t0;
-		if (m->req->bandwidth_mbps)
-			m->st->rate_bps = m->req->bandwidth_mbps * 125000ULL;
-		else if (dirty)
-			m->st->rate_bps = (m->conn.bytes_tx - tx0) *
-					  1000000000ULL / (dt ?: 1);
+		m->st->dirty_rate = ps.dirty_rate;
+		m->st->rate_bps = ps.rate_bps;
+		m->st->est_final_pages = ps.final_pages;
+		m->st->est_final_ms = ps.final_ms;
 		/* the next round sends about what was dirtied meanwhile */
-		m->st->eta_ms = m->st->rate_bps ?
-			m->st->dirty_rate * dt / 1000000000ULL *
-			WIRE_PAGE_SIZE * 1000 / m->st->rate_bps : 0;
+		m->st->eta_ms = ps.rate_bps ? (uint64_t)((double)ps.dirty_rate *
+			r.send_ns / 1e9 * WIRE_PAGE_SIZE * 1000 / ps.rate_bps) : 0;
+		log_round(m, dirty, ps.dirty_rate, r.bytes, r.send_ns, 0);
 		report(m);
-
-		if (round >= 2 && (uint64_t)dirty * WIRE_PAGE_SIZE * 1000 <=
-		    (uint64_t)downtime * m->st->rate_bps) {
-			snprintf(m->st->stop_reason, sizeof(m->st->stop_reason),
-				 "fits the %u ms downtime target", downtime);
+		if (v != PRECOPY_CONTINUE) {
+			precopy_reason(&ps, &p, v, m->st->stop_reason,
+				       sizeof(m->st->stop_reason));
 			return 0;
 		}
-		flat = round >= 2 && (uint64_t)dirty >= prev ? flat + 1 : 0;
-		if (flat >= 2) {
-			snprintf(m->st->stop_reason, sizeof(m->st->stop_reason),
-				 "dirty set stopped shrinking");
-			return 0;
-		}
-		if (round >= max_rounds) {
-			snprintf(m->st->stop_reason, sizeof(m->st->stop_reason),
-				 "round limit %u", max_rounds);
-			return 0;
-		}
-		prev = dirty;
 	}
 }
 
@@ -629,7 +644,7 @@ static uint64_t source_digest(struct mig *m)
 static int switchover(struct mig *m)
 {
 	struct wire_resume rs = { .flags = WIRE_RESUME_DIGEST };
-	uint64_t t_pause, digest;
+	uint64_t t_pause, t_round, tx0, digest;
 	struct wire_done done;
 	struct wire_hdr h;
 	uint8_t *blob = NULL;
@@ -645,11 +660,16 @@ static int switchover(struct mig *m)
 	if (err)
 		return fail(m, err, "pausing the VM: %s", why);
 	m->paused = 1;
+	t_round = now_ns();
+	tx0 = m->conn.bytes_tx;
 	dirty = do_round(m, m->st->round + 1, 1);
 	if (dirty < 0)
 		return dirty;
 	m->st->round++;
 	m->st->final_dirty_pages = dirty;
+	log_round(m, dirty, dirty * 1000000000ULL /
+		  ((t_round - m->t_last_harvest) ?: 1),
+		  m->conn.bytes_tx - tx0, now_ns() - t_round, 1);
 	err = vmmhook_save_state(m->req->vmm_sock, &blob, &len, why,
 				 sizeof(why));
 	if (err)

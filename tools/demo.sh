@@ -5,11 +5,16 @@
 # kvm-amd and loosetrace.ko loaded there), shows the module's status,
 # then live-migrates a 2-vCPU guest of 64 MiB that keeps writing, in
 # loose mode, from one network namespace to another through two
-# loosetrace-agents, and prints the migration summary and the
-# destination guest's verification verdict.
+# loosetrace-agents, and prints the migration summary (every round, why
+# pre-copy stopped, the switchover time) and the destination guest's
+# verification verdict.
+#
+# The guest writes the way a migration that converges sees it: a hot set
+# and a write rate limit (lt-agent-demo's default workload).
 #
 # DEMO_KERNEL=<release> picks the kernel; DEMO_MIB the guest size;
-# DEMO_MODE loose (default) or sync.
+# DEMO_MODE loose (default) or sync; DEMO_WORKLOAD other lt-vmm workload
+# options, e.g. "-w random --delay 20000" (a guest that never converges).
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +34,7 @@ lsmod | grep -E '^(loosetrace|kvm_amd|kvm) '
 echo "== loosetrace status (generic netlink family \"loosetrace\")"
 loosetrace-status
 echo "== live migration"
-lt-agent-demo "$1" "$2"
+lt-agent-demo "$@"
 SCRIPT
 exec "$TOP/selftests/vm/run-in-vm.sh" "${DEMO_KERNEL:-newest}" "$script" \
-	"${DEMO_MIB:-64}" "${DEMO_MODE:-loose}"
+	"${DEMO_MIB:-64}" "${DEMO_MODE:-loose}" ${DEMO_WORKLOAD:-}

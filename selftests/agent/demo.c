@@ -1,24 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * lt-agent-demo: the demo migration, on the agent suite's test bed. A
- * 2-vCPU guest of MIB MiB (default 64) keeps writing random pages while
- * the source agent migrates it in loose mode to the destination agent in
- * another network namespace; prints agentctl's summary and the
- * destination guest's own verification of all its memory.
+ * 2-vCPU guest of MIB MiB (default 64) keeps writing while the source
+ * agent migrates it (loose mode by default) to the destination agent in
+ * another network namespace; prints agentctl's summary, with every
+ * round, and the destination guest's own verification of all its memory.
  *
- *   lt-agent-demo [MIB [loose|sync]]
+ *   lt-agent-demo [MIB [loose|sync [LT-VMM WORKLOAD OPTIONS...]]]
+ *
+ * The default workload is one a real migration converges on (see
+ * WL_CONVERGING): a hot set and a write rate limit.
  * Exit code 0 only if the migration and the verification both passed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "migrate.h"
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Pages the guest writes per second before anything is traced. */
+static unsigned long long write_rate(const char *sock)
+{
+	unsigned long long w0 = vmm_total_writes(sock), w1;
+	long t0 = now_ms(), t1;
+	struct timespec ts = { 2, 0 };
+
+	nanosleep(&ts, NULL);
+	w1 = vmm_total_writes(sock);
+	t1 = now_ms();
+	return (w1 - w0) * 1000 / ((t1 - t0) ?: 1);
+}
 
 int main(int argc, char **argv)
 {
 	unsigned int mib = argc > 1 ? atoi(argv[1]) : 64;
 	const char *mode = argc > 2 ? argv[2] : "loose";
+	const char *const *workload = argc > 3 ?
+		(const char *const *)argv + 3 : wl_converging;
+	const char *const *w;
 	const char *args[16];
 	struct mig_result r;
 	char pid[16], reply[4096];
@@ -30,11 +58,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lt-agent-demo: no /dev/kvm\n");
 		return 4;
 	}
-	if (bed_setup(&b) || bed_start(&b, mib, mib, "random"))
+	if (bed_setup(&b) || bed_start(&b, mib, mib, workload))
 		goto out;
-	printf("== source: lt-vmm pid %d, 2 vCPUs, %u MiB, random writes (namespace A, %s)\n",
-	       (int)b.src.vmm, mib, SRC_IP);
-	printf("== destination: lt-vmm waiting for the guest (namespace B, %s)\n",
+	printf("== source: lt-vmm pid %d, 2 vCPUs, %u MiB (%u pages) in namespace A (%s)\n",
+	       (int)b.src.vmm, mib, mib * 256, SRC_IP);
+	printf("   workload:");
+	for (w = workload; *w; w++)
+		printf(" %s", *w);
+	printf("\n   the guest writes %llu pages/s before tracing\n",
+	       write_rate(b.src.vmm_sock));
+	printf("== destination: lt-vmm waiting for the guest in namespace B (%s)\n",
 	       DST_IP);
 	printf("== agentctl migrate --vm %d --to %s --mode %s\n",
 	       (int)b.src.vmm, DST_TARGET, mode);
@@ -52,7 +85,7 @@ int main(int argc, char **argv)
 	args[10] = "--mode";
 	args[11] = mode;
 	args[12] = "--max-rounds";
-	args[13] = "8";
+	args[13] = "12";
 	args[14] = NULL;
 	r.rc = run_in(b.src.netns, r.out, sizeof(r.out), r.err, sizeof(r.err),
 		      args);

@@ -13,13 +13,14 @@ int have_kvm(void)
 	return access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
+const char *const wl_converging[] = { WL_CONVERGING, NULL };
+
 int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
-	      const char *workload)
+	      const char *const *workload)
 {
 	int err;
 
-	err = side_vmm(&b->src, 0, src_mib, "-w", workload, "--delay", "20000",
-		       NULL);
+	err = side_vmmv(&b->src, 0, src_mib, workload);
 	if (!err)
 		err = side_vmm(&b->dst, 1, dst_mib, NULL);
 	if (!err)

@@ -21,7 +21,7 @@ FIXTURE_SETUP(e2e)
 	if (!have_kvm())
 		SKIP(return, "no /dev/kvm");
 	ASSERT_EQ(0, bed_setup(&self->b));
-	ASSERT_EQ(0, bed_start(&self->b, TEST_MIB, TEST_MIB, "random"));
+	ASSERT_EQ(0, bed_start(&self->b, TEST_MIB, TEST_MIB, wl_converging));
 }
 
 FIXTURE_TEARDOWN(e2e)
