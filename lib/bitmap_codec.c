@@ -60,9 +60,20 @@ static __always_inline u32 rice_k(u64 a, u32 n)
 	return k > 31 ? 31 : k;
 }
 
-static __always_inline void rice_update(struct lt_rice *s, u64 v)
+/*
+ * One value far above the mean (the jump between two dirty regions) would
+ * inflate k for many values after it: it counts as 2^(k + CLAMP) at most.
+ */
+static __always_inline u64 rice_clamp(u64 v, u32 k)
 {
-	s->a += v;
+	u64 max = 1ULL << (k + LOOSETRACE_BITMAP_RICE_CLAMP);
+
+	return v < max ? v : max;
+}
+
+static __always_inline void rice_update(struct lt_rice *s, u64 v, u32 k)
+{
+	s->a += rice_clamp(v, k);
 	if (++s->n == RICE_NMAX) {
 		s->a >>= 1;
 		s->n >>= 1;
@@ -166,7 +177,7 @@ static __always_inline void put_val(struct lt_bw *w, struct lt_rice *s, u32 v)
 		       ((v & ((1ULL << (len - 1)) - 1)) << (QMAX + LEN_BITS)),
 		       QMAX + LEN_BITS + len - 1);
 	}
-	rice_update(s, v);
+	rice_update(s, v, k);
 }
 
 struct lt_enc {
@@ -668,7 +679,7 @@ static int get_val(struct lt_bm_iter *it, u64 *a, u32 *n, u64 *val)
 		v = (1ULL << (len - 1)) | br_take(it, len - 1);
 	}
 	/* Same arithmetic as rice_update(). */
-	*a += v;
+	*a += rice_clamp(v, k);
 	if (++*n == RICE_NMAX) {
 		*a >>= 1;
 		*n >>= 1;

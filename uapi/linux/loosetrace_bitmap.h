@@ -51,8 +51,10 @@
  *   bit 1, then the k low bits of v;
  *   otherwise (escape): 16 zero bits, 5 bits holding L - 1 where L is the
  *   bit length of v (1..32), then the L - 1 bits of v below its top bit.
- * After each value the state becomes a += v, n += 1, and when n reaches
- * LOOSETRACE_BITMAP_RICE_NMAX both are halved (rounding down).
+ * After each value the state becomes a += min(v, 2^(k + CLAMP)) with
+ * CLAMP = LOOSETRACE_BITMAP_RICE_CLAMP (5),
+ * n += 1, and when n reaches LOOSETRACE_BITMAP_RICE_NMAX both are halved
+ * (rounding down).
  *
  * Checksum
  * --------
@@ -87,6 +89,7 @@
 #define LOOSETRACE_BITMAP_RICE_A0	16
 #define LOOSETRACE_BITMAP_RICE_NMAX	8
 #define LOOSETRACE_BITMAP_RICE_QMAX	16
+#define LOOSETRACE_BITMAP_RICE_CLAMP	5
 #define LOOSETRACE_BITMAP_SEED		0x6c6f6f7365747263ULL
 
 #endif /* _UAPI_LINUX_LOOSETRACE_BITMAP_H */
