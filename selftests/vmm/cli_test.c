@@ -120,6 +120,44 @@ static long long field(const char *line, const char *key)
 	return p ? strtoll(p + strlen(key), NULL, 0) : -1;
 }
 
+/* True if every count of "writes=W0,W1,..." in a status line is >= n. */
+static bool all_wrote(const char *status, long long n)
+{
+	const char *p = strstr(status, "writes=");
+	bool any = false;
+	char *end;
+
+	if (!p)
+		return false;
+	p += strlen("writes=");
+	for (;;) {
+		long long w = strtoll(p, &end, 10);
+
+		if (end == p || w < n)
+			return false;
+		any = true;
+		if (*end != ',')
+			return any;
+		p = end + 1;
+	}
+}
+
+/* Polls "status" until every vCPU has done at least n writes. */
+static bool wait_writes(const char *sock, long long n)
+{
+	struct timespec nap = { 0, 20000000 };
+	char reply[2048];
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		ctl(sock, "status", reply, sizeof(reply));
+		if (all_wrote(reply, n))
+			return true;
+		nanosleep(&nap, NULL);
+	}
+	return false;
+}
+
 FIXTURE_SETUP(cli)
 {
 	self->pid = -1;
@@ -229,6 +267,7 @@ TEST_F_TIMEOUT(cli, control_socket_and_restore, 120)
 	EXPECT_EQ(0, strncmp(reply, "err ", 4));
 	ctl(self->sock, "mode 1 random delay=10", reply, sizeof(reply));
 	EXPECT_STREQ("ok mode random", reply);
+	ASSERT_TRUE(wait_writes(self->sock, 100));
 
 	ctl(self->sock, "pause", reply, sizeof(reply));
 	ASSERT_STREQ("ok paused", reply);
@@ -273,6 +312,7 @@ TEST_F_TIMEOUT(cli, incoming_then_restore, 120)
 	self->pid = spawn(true, "-c", "2", "-m", "8", "-f", self->mem,
 			  "-s", self->sock, NULL);
 	ASSERT_TRUE(wait_socket(self->sock));
+	ASSERT_TRUE(wait_writes(self->sock, 100));
 	ctl(self->sock, "pause", reply, sizeof(reply));
 	ASSERT_STREQ("ok paused", reply);
 	snprintf(cmd, sizeof(cmd), "state %s", self->state);
