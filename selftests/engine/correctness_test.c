@@ -55,7 +55,8 @@ FIXTURE_SETUP(guest)
 	struct ltg_vcpu_cfg wl;
 	char err[256];
 
-	ENGINE_REQUIRE(&self->nl);
+	if (engine_skip(_metadata, &self->nl))
+		return;
 	if (kvm_amd_npt() != variant->npt) {
 		if (!getenv("KVM_MODULE_DIR"))
 			SKIP(return, "KVM_MODULE_DIR unset: cannot reload kvm_amd");
@@ -101,14 +102,14 @@ TEST_F_TIMEOUT(guest, zero_missed, 400)
 	for (i = 0; i < ROUNDS; i++) {
 		ASSERT_EQ(0, round_once(&c)) TH_LOG("round %d: %s", i,
 						    self->nl.err);
-		ASSERT_FALSE(vmm_failed(self->vm)) TH_LOG("%s",
-							  vmm_error(self->vm));
+		ASSERT_FALSE(vmm_failed(self->vm))
+			TH_LOG("%s", vmm_error(self->vm));
 		usleep(20000);
 	}
-	ASSERT_EQ(0, vmm_pause(self->vm, 10000)) TH_LOG("%s",
-						       vmm_error(self->vm));
+	ASSERT_EQ(0, vmm_pause(self->vm, 10000))
+		TH_LOG("%s", vmm_error(self->vm));
 	ASSERT_EQ(0, round_final(&c, &mismatch));
-	TH_LOG("%lu rounds, %lu guest writes, %lu pages changed between rounds, %lu harvested, %lu missed, %lu differ at the end",
+	TH_LOG("rounds %lu writes %lu changed %lu harvested %lu missed %lu differ %lu",
 	       (unsigned long)c.rounds,
 	       (unsigned long)(vmm_total_writes(self->vm) - writes0),
 	       (unsigned long)c.changed, (unsigned long)c.harvested,
@@ -123,11 +124,9 @@ TEST_F_TIMEOUT(guest, zero_missed, 400)
 
 	ASSERT_EQ(0, ltnl_stats(&self->nl, self->id, st));
 	EXPECT_EQ(ROUNDS + 1, st[LOOSETRACE_STAT_EPOCHS_DONE]);
-	if (variant->mode == LOOSETRACE_MODE_SYNC) {
-		EXPECT_LT(0, st[LOOSETRACE_STAT_SYNC_FLUSHES]);
-	} else {
-		EXPECT_EQ(0, st[LOOSETRACE_STAT_SYNC_FLUSHES]);
-	}
+	/* Only sync mode flushes synchronously. */
+	EXPECT_EQ(variant->mode == LOOSETRACE_MODE_SYNC,
+		  st[LOOSETRACE_STAT_SYNC_FLUSHES] > 0);
 	ASSERT_EQ(0, ltnl_trace_stop(&self->nl, self->id));
 	round_free(&c);
 

@@ -24,8 +24,22 @@
 #define MEM	(2u << 20)
 
 /* The message of the last error must say something. */
-#define ASSERT_EXTACK(_nl) \
-	ASSERT_NE(0, (_nl)->err[0]) TH_LOG("no extended-ack message")
+static void expect_extack(struct __test_metadata *_metadata,
+			  struct ltnl *nl)
+{
+	EXPECT_NE(0, nl->err[0]) TH_LOG("no extended-ack message");
+}
+
+#define ASSERT_EXTACK(_nl)	expect_extack(_metadata, _nl)
+
+/* One command with one or two attributes of any kind and value. */
+static int raw2(struct ltnl *nl, uint8_t cmd, int t1, enum ltnl_kind k1,
+		uint64_t v1, int t2, enum ltnl_kind k2, uint64_t v2)
+{
+	struct ltnl_attr a[2] = { { t1, k1, v1 }, { t2, k2, v2 } };
+
+	return ltnl_raw(nl, cmd, a, t2 ? 2 : 1);
+}
 
 TEST(attach_non_kvm_fd)
 {
@@ -33,7 +47,8 @@ TEST(attach_non_kvm_fd)
 	uint32_t id;
 	int fd;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	fd = open("/dev/null", O_RDONLY);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EINVAL, ltnl_attach(&nl, fd, &id));
@@ -56,7 +71,8 @@ TEST(attach_vcpu_fd)
 	struct tvm t;
 	uint32_t id;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, tvm_create(&t, MEM, 1));
 	EXPECT_EQ(-EINVAL, ltnl_attach(&nl, t.vcpu_fd[0], &id));
 	ASSERT_EXTACK(&nl);
@@ -71,7 +87,8 @@ TEST(attach_closed_fd)
 	uint32_t id;
 	int fd;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
 	fd = t.vm_fd;
 	tvm_destroy(&t);
@@ -89,7 +106,8 @@ TEST(double_attach)
 	uint32_t id, id2;
 	int dup_fd;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
 	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 	EXPECT_NE(0, id);
@@ -119,7 +137,8 @@ TEST(unprivileged_caller)
 	pid_t pid;
 	int status;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
 	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 
@@ -162,7 +181,8 @@ TEST(harvest_without_trace)
 	struct tvm t;
 	uint32_t id;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
 	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 	EXPECT_EQ(-ENODATA, ltnl_harvest(&nl, id, 0, 0, &h));
@@ -189,7 +209,8 @@ TEST(malformed_attributes)
 	struct tvm t;
 	uint32_t id;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
 	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 
@@ -197,41 +218,34 @@ TEST(malformed_attributes)
 	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_ATTACH, NULL, 0));
 	ASSERT_EXTACK(&nl);
 	/* An fd of the wrong size. */
-	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_ATTACH,
-			(struct ltnl_attr[]){ { LOOSETRACE_A_VM_FD, LTNL_U8,
-					       t.vm_fd } }, 1));
+	EXPECT_EQ(-EINVAL, raw2(&nl, LOOSETRACE_CMD_ATTACH, LOOSETRACE_A_VM_FD,
+				LTNL_U8, t.vm_fd, 0, 0, 0));
 	ASSERT_EXTACK(&nl);
 	/* A negative fd. */
-	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_ATTACH,
-			(struct ltnl_attr[]){ { LOOSETRACE_A_VM_FD, LTNL_S32,
-					       (uint32_t)-5 } }, 1));
+	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_ATTACH, LOOSETRACE_A_VM_FD,
+				LTNL_S32, (uint32_t)-5, 0, 0, 0));
 	ASSERT_EXTACK(&nl);
 	/* VM id 0 is never valid. */
-	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_DETACH,
-			(struct ltnl_attr[]){ { LOOSETRACE_A_VM_ID, LTNL_U32,
-					       0 } }, 1));
+	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_DETACH, LOOSETRACE_A_VM_ID,
+				LTNL_U32, 0, 0, 0, 0));
 	ASSERT_EXTACK(&nl);
 	/* No VM id at all. */
 	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_TRACE_START, NULL, 0));
 	ASSERT_EXTACK(&nl);
 	/* An unknown mode. */
-	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_TRACE_START,
-			(struct ltnl_attr[]){
-				{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
-				{ LOOSETRACE_A_MODE, LTNL_U32, 7 } }, 2));
+	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
+				LOOSETRACE_A_VM_ID, LTNL_U32, id,
+				LOOSETRACE_A_MODE, LTNL_U32, 7));
 	ASSERT_EXTACK(&nl);
 	/* A deadline above the maximum. */
-	EXPECT_EQ(-ERANGE, ltnl_raw(&nl, LOOSETRACE_CMD_TRACE_START,
-			(struct ltnl_attr[]){
-				{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
-				{ LOOSETRACE_A_DEADLINE_US, LTNL_U32,
-				  100000000 } }, 2));
+	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
+				LOOSETRACE_A_VM_ID, LTNL_U32, id,
+				LOOSETRACE_A_DEADLINE_US, LTNL_U32, 100000000));
 	ASSERT_EXTACK(&nl);
 	/* An attribute the command does not know. */
-	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_DETACH,
-			(struct ltnl_attr[]){
-				{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
-				{ LOOSETRACE_A_MAX + 5, LTNL_U32, 1 } }, 2));
+	EXPECT_EQ(-EINVAL, raw2(&nl, LOOSETRACE_CMD_DETACH,
+				LOOSETRACE_A_VM_ID, LTNL_U32, id,
+				LOOSETRACE_A_MAX + 5, LTNL_U32, 1));
 	ASSERT_EXTACK(&nl);
 	/* A wrapping gfn range. */
 	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
@@ -253,7 +267,8 @@ TEST(slot_logged_by_vmm)
 	struct tvm t;
 	uint32_t id;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, tvm_create(&t, 0, 0));
 	ASSERT_EQ(0, tvm_add_slot(&t, 0, 0, MEM, KVM_MEM_LOG_DIRTY_PAGES));
 	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
@@ -286,7 +301,8 @@ TEST(vmm_exits_mid_trace)
 	pid_t pid;
 	char c;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, ltnl_open(&ev));
 	ASSERT_EQ(0, ltnl_events_join(&ev));
 	ASSERT_EQ(0, pipe(pipefd));
@@ -332,7 +348,8 @@ TEST(socket_closes_mid_trace)
 	struct tvm t;
 	uint32_t id;
 
-	ENGINE_REQUIRE(&nl);
+	if (engine_skip(_metadata, &nl))
+		return;
 	ASSERT_EQ(0, ltnl_open(&agent));
 	ASSERT_EQ(0, ltnl_open(&ev));
 	ASSERT_EQ(0, ltnl_events_join(&ev));

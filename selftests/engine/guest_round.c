@@ -126,5 +126,6 @@ void round_free(struct round_ctx *c)
 {
 	free(c->copy);
 	free(c->snap);
-	c->copy = c->snap = NULL;
+	c->copy = NULL;
+	c->snap = NULL;
 }

@@ -220,7 +220,7 @@ int ltnl_raw(struct ltnl *nl, uint8_t cmd, const struct ltnl_attr *a, int n)
 }
 
 static void parse_vm_id(struct ltnl_req *r, struct nlattr **tb,
-			 struct nlmsghdr *nlh)
+			struct nlmsghdr *nlh)
 {
 	if (tb[LOOSETRACE_A_VM_ID])
 		*(uint32_t *)r->out = nla_get_u32(tb[LOOSETRACE_A_VM_ID]);
@@ -261,7 +261,7 @@ int ltnl_trace_stop(struct ltnl *nl, uint32_t id)
 }
 
 static void parse_epoch(struct ltnl_req *r, struct nlattr **tb,
-			 struct nlmsghdr *nlh)
+			struct nlmsghdr *nlh)
 {
 	uint64_t *o = r->out;
 
@@ -309,7 +309,7 @@ int ltnl_epoch_wait(struct ltnl *nl, uint32_t id, uint64_t epoch,
 }
 
 static void parse_stats(struct ltnl_req *r, struct nlattr **tb,
-			 struct nlmsghdr *nlh)
+			struct nlmsghdr *nlh)
 {
 	struct nlattr *st[LOOSETRACE_STAT_MAX + 1];
 	uint64_t *o = r->out;

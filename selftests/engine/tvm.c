@@ -86,5 +86,6 @@ void tvm_destroy(struct tvm *t)
 		close(t->vm_fd);
 	if (t->kvm_fd >= 0)
 		close(t->kvm_fd);
-	t->vm_fd = t->kvm_fd = -1;
+	t->vm_fd = -1;
+	t->kvm_fd = -1;
 }
