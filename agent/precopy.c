@@ -13,6 +13,7 @@ enum precopy_verdict precopy_next(struct precopy_state *s,
 {
 	uint32_t max_rounds = p->max_rounds < 2 ? 2 : p->max_rounds;
 	double final, scale;
+	int fits;
 
 	s->rounds++;
 	/*
@@ -57,9 +58,9 @@ enum precopy_verdict precopy_next(struct precopy_state *s,
 	if (r->dirty_pages < s->smallest)
 		s->smallest = r->dirty_pages;
 
-	if (!s->final_pages || (s->rate_bps &&
-	    final * PRECOPY_PAGE_BYTES * 1000 <=
-	    (double)p->downtime_ms * s->rate_bps))
+	fits = s->rate_bps && final * PRECOPY_PAGE_BYTES * 1000 <=
+			      (double)p->downtime_ms * s->rate_bps;
+	if (fits || !s->final_pages)
 		return PRECOPY_FITS;
 	if (s->flat >= (p->flat_rounds ?: 1))
 		return PRECOPY_STALLED;

@@ -12,8 +12,8 @@
  * target at the measured send rate, when the dirty set stops shrinking,
  * or before the round limit, the final round included. Switchover:
  * pause the VMM, a final harvest and round, the VMM's state blob,
- * RESUME; the destination answers DONE once its guest runs. Any failure on the way stops the trace, detaches and lets the
- * source VM run on.
+ * RESUME; the destination answers DONE once its guest runs. Any failure
+ * on the way stops the trace, detaches and lets the source VM run on.
  */
 #include <errno.h>
 #include <netdb.h>

@@ -13,8 +13,9 @@
 # and a write rate limit (lt-agent-demo's default workload).
 #
 # DEMO_KERNEL=<release> picks the kernel; DEMO_MIB the guest size;
-# DEMO_MODE loose (default) or sync; DEMO_WORKLOAD other lt-vmm workload
-# options, e.g. "-w random --delay 20000" (a guest that never converges).
+# DEMO_MODE loose (default) or sync; DEMO_WORKLOAD another workload
+# ("mode all" arguments of lt-vmm), e.g. "random delay=20000" (a guest
+# that never converges).
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)

@@ -6,10 +6,12 @@
  * another network namespace; prints agentctl's summary, with every
  * round, and the destination guest's own verification of all its memory.
  *
- *   lt-agent-demo [MIB [loose|sync [LT-VMM WORKLOAD OPTIONS...]]]
+ *   lt-agent-demo [MIB [loose|sync [WORKLOAD...]]]
  *
- * The default workload is one a real migration converges on (see
- * WL_CONVERGING): a hot set and a write rate limit.
+ * The guest first writes every page once, then runs WORKLOAD (lt-vmm's
+ * "mode all" arguments, e.g. "random delay=20000"). The default is one a
+ * real migration converges on (WL_CONVERGING): a hot set and a write
+ * rate limit.
  * Exit code 0 only if the migration and the verification both passed.
  */
 #include <stdio.h>
@@ -44,16 +46,19 @@ int main(int argc, char **argv)
 {
 	unsigned int mib = argc > 1 ? atoi(argv[1]) : 64;
 	const char *mode = argc > 2 ? argv[2] : "loose";
-	const char *const *workload = argc > 3 ?
-		(const char *const *)argv + 3 : wl_converging;
-	const char *const *w;
 	const char *args[16];
+	char workload[256] = WL_CONVERGING;
+	size_t used = 0;
+	int i;
 	struct mig_result r;
 	char pid[16], reply[4096];
 	struct bed b;
 	int rc = 1;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	for (i = 3; i < argc && used < sizeof(workload); i++)
+		used += snprintf(workload + used, sizeof(workload) - used,
+				 "%s%s", i > 3 ? " " : "", argv[i]);
 	if (!have_kvm()) {
 		fprintf(stderr, "lt-agent-demo: no /dev/kvm\n");
 		return 4;
@@ -62,10 +67,8 @@ int main(int argc, char **argv)
 		goto out;
 	printf("== source: lt-vmm pid %d, 2 vCPUs, %u MiB (%u pages) in namespace A (%s)\n",
 	       (int)b.src.vmm, mib, mib * 256, SRC_IP);
-	printf("   workload:");
-	for (w = workload; *w; w++)
-		printf(" %s", *w);
-	printf("\n   the guest writes %llu pages/s before tracing\n",
+	printf("   every page written once, then: mode all %s\n", workload);
+	printf("   the guest writes %llu pages/s before tracing\n",
 	       write_rate(b.src.vmm_sock));
 	printf("== destination: lt-vmm waiting for the guest in namespace B (%s)\n",
 	       DST_IP);

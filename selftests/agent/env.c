@@ -246,19 +246,8 @@ static void collect(char **argv, int n, va_list ap)
 
 int side_vmm(struct side *s, int incoming, unsigned int mib, ...)
 {
-	const char *extra[MAX_ARGS];
-	va_list ap;
-
-	va_start(ap, mib);
-	collect((char **)extra, 0, ap);
-	va_end(ap);
-	return side_vmmv(s, incoming, mib, extra);
-}
-
-int side_vmmv(struct side *s, int incoming, unsigned int mib,
-	      const char *const *extra)
-{
 	char *argv[MAX_ARGS], m[16];
+	va_list ap;
 	int n = 0;
 
 	snprintf(m, sizeof(m), "%u", mib);
@@ -277,9 +266,9 @@ int side_vmmv(struct side *s, int incoming, unsigned int mib,
 		unlink(s->mem);
 		argv[n++] = "--incoming";
 	}
-	while (n < MAX_ARGS - 1 && extra && *extra)
-		argv[n++] = (char *)*extra++;
-	argv[n] = NULL;
+	va_start(ap, mib);
+	collect(argv, n, ap);
+	va_end(ap);
 	s->vmm = spawn(s->netns, s->log, argv);
 	return wait_ready(s->vmm_sock, 1, s->vmm);
 }

@@ -38,9 +38,6 @@ void bed_teardown(struct bed *b);
 
 /* lt-vmm on a side; extra arguments after the common ones, NULL-ended. */
 int side_vmm(struct side *s, int incoming, unsigned int mib, ...);
-/* The same with the extra arguments in a NULL-ended array. */
-int side_vmmv(struct side *s, int incoming, unsigned int mib,
-	      const char *const *extra);
 int side_agent(struct side *s, int incoming, ...);
 void side_kill(pid_t *pid, int sig);
 

@@ -151,7 +151,7 @@ TEST_F_TIMEOUT(fault, peer_drop_then_retry, 400)
 	struct bg bg;
 	char reply[4096];
 
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, wl_converging));
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_CONVERGING));
 	bg_migrate(b, &bg);
 	ASSERT_EQ(0, wait_migrating(b));
 	usleep(200000);
@@ -230,7 +230,7 @@ TEST_F_TIMEOUT(fault, garbage_and_corrupted_frames, 300)
 	uint32_t n;
 	size_t i;
 
-	ASSERT_EQ(0, bed_start(b, TEST_MIB, TEST_MIB, wl_converging));
+	ASSERT_EQ(0, bed_start(b, TEST_MIB, TEST_MIB, WL_CONVERGING));
 	srand(7);
 	for (i = 0; i < sizeof(junk); i++)
 		junk[i] = rand();
@@ -286,7 +286,7 @@ TEST_F_TIMEOUT(fault, dest_memory_size_differs, 300)
 	struct bed *b = &self->b;
 	struct mig_result r;
 
-	ASSERT_EQ(0, bed_start(b, TEST_MIB, TEST_MIB / 2, wl_converging));
+	ASSERT_EQ(0, bed_start(b, TEST_MIB, TEST_MIB / 2, WL_CONVERGING));
 	ASSERT_TRUE(file_all_zero(b->dst.mem));
 	migrate(b, "loose", &r, NULL);
 	report("size differs", &r);
@@ -305,7 +305,7 @@ TEST_F_TIMEOUT(fault, vmm_dies_mid_migration, 300)
 	char reply[4096];
 	struct bg bg;
 
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, wl_converging));
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_CONVERGING));
 	bg_migrate(b, &bg);
 	ASSERT_EQ(0, wait_migrating(b));
 	usleep(200000);

@@ -13,14 +13,27 @@ int have_kvm(void)
 	return access("/dev/kvm", R_OK | W_OK) == 0;
 }
 
-const char *const wl_converging[] = { WL_CONVERGING, NULL };
-
 int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
-	      const char *const *workload)
+	      const char *workload)
 {
+	char cmd[256], reply[4096];
+	unsigned long long w = 0;
 	int err;
 
-	err = side_vmmv(&b->src, 0, src_mib, workload);
+	/*
+	 * A sweep first, so that every page holds data as in a guest that
+	 * has run for a while, then the workload of the test.
+	 */
+	err = side_vmm(&b->src, 0, src_mib, "-w", "seq", NULL);
+	if (!err)
+		err = vmm_wait_writes(b->src.vmm_sock, src_mib * 256ULL, 60000);
+	if (!err) {
+		snprintf(cmd, sizeof(cmd), "mode all %s", workload);
+		err = vmm_cmd(b->src.vmm_sock, cmd, reply, sizeof(reply));
+		if (err)
+			printf("# lt-vmm %s: %s\n", cmd, reply);
+		w = vmm_total_writes(b->src.vmm_sock);
+	}
 	if (!err)
 		err = side_vmm(&b->dst, 1, dst_mib, NULL);
 	if (!err)
@@ -28,8 +41,8 @@ int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
 	if (!err)
 		err = side_agent(&b->dst, 1, NULL);
 	if (!err)
-		/* the guest is up and writing before anything moves */
-		err = vmm_wait_writes(b->src.vmm_sock, 500, 30000);
+		/* the workload runs before anything moves */
+		err = vmm_wait_writes(b->src.vmm_sock, w + 100, 30000);
 	if (err) {
 		printf("# test bed did not start: %s\n", strerror(-err));
 		dump_log(b->src.log);

@@ -12,15 +12,13 @@
 #define TEST_MIB	8
 
 /*
- * lt-vmm options of a guest that a real migration converges on: each
- * vCPU writes 98% of the time into a hot set of 1% of its memory and
- * otherwise anywhere, slowed down by a pause after each write, so that
- * the dirty set shrinks round after round to about the hot set. Pages
- * are still written all the time, the epoch waits included.
+ * A workload (lt-vmm's "mode all" syntax) that a real migration converges
+ * on: each vCPU writes 98% of the time into a hot set of 1% of its
+ * memory and otherwise anywhere, slowed down by a pause after each
+ * write, so that the dirty set shrinks round after round to about the
+ * hot set. Pages are still written all the time, epoch waits included.
  */
-#define WL_CONVERGING	"-w", "hot", "--hot-pct", "1", "--hot-prob", "98", \
-			"--delay", "100000"
-extern const char *const wl_converging[];
+#define WL_CONVERGING	"hot hot=1 hotprob=98 delay=100000"
 
 struct mig_result {
 	int rc;
@@ -29,11 +27,12 @@ struct mig_result {
 };
 
 /*
- * Source and destination VMMs and agents, the source guest running
- * @workload (lt-vmm options, NULL-ended); 0 or -errno.
+ * Source and destination VMMs and agents; the source guest writes every
+ * page once, then runs @workload ("hot hot=1 ...", the arguments of
+ * lt-vmm's "mode all" command). 0 or -errno.
  */
 int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
-	      const char *const *workload);
+	      const char *workload);
 /* agentctl -j migrate from the source side; extra args NULL-ended. */
 void migrate(struct bed *b, const char *mode, struct mig_result *r, ...);
 /* Prints the figures of a finished migration as TAP comments. */

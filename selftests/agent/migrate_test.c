@@ -21,7 +21,7 @@ FIXTURE_SETUP(e2e)
 	if (!have_kvm())
 		SKIP(return, "no /dev/kvm");
 	ASSERT_EQ(0, bed_setup(&self->b));
-	ASSERT_EQ(0, bed_start(&self->b, TEST_MIB, TEST_MIB, wl_converging));
+	ASSERT_EQ(0, bed_start(&self->b, TEST_MIB, TEST_MIB, WL_CONVERGING));
 }
 
 FIXTURE_TEARDOWN(e2e)
@@ -45,6 +45,9 @@ static void check_migrated(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, r.rc);
 	ASSERT_TRUE(json_has(r.out, "result", "\"migrated\""));
 	ASSERT_TRUE(json_has(r.out, "memory_identical", "true"));
+	/* pre-copy says why it stopped, and lists every round */
+	ASSERT_FALSE(json_has(r.out, "precopy_stop", "\"\""));
+	ASSERT_TRUE(json_has(r.out, "per_round", "[{"));
 	ASSERT_TRUE(json_has(r.out, "mode", mode[0] == 'l' ?
 			     "\"loose\"" : "\"sync\""));
 	/* at least one pre-copy round and the final one */
