@@ -338,9 +338,11 @@ static void on_progress(void *arg, const struct ctl_migrate *m)
 	struct ctl_reply rep = { .kind = CTL_R_PROGRESS };
 
 	if (g.verbose)
-		logmsg("round %u: %llu dirty pages, %llu pages sent", m->round,
-		       (unsigned long long)m->dirty_pages,
-		       (unsigned long long)m->pages_sent);
+		logmsg("round %u: %llu dirty pages (%llu/s), %llu pages sent, %llu kB/s",
+		       m->round, (unsigned long long)m->dirty_pages,
+		       (unsigned long long)m->dirty_rate,
+		       (unsigned long long)m->pages_sent,
+		       (unsigned long long)m->rate_bps / 1000);
 	if (!p->on)
 		return;
 	rep.u.migrate = *m;
@@ -372,8 +374,10 @@ static int op_migrate(int fd, const struct ctl_req *req, struct ctl_reply *rep)
 	if (err)
 		logmsg("migration of %u failed: %s", req->vm_pid, rep->msg);
 	else
-		logmsg("migration of %u done: %u rounds, switchover %llu ms",
+		logmsg("migration of %u done: %u rounds (%s), final %llu pages, switchover %llu ms",
 		       req->vm_pid, rep->u.migrate.round,
+		       rep->u.migrate.stop_reason,
+		       (unsigned long long)rep->u.migrate.final_dirty_pages,
 		       (unsigned long long)rep->u.migrate.switchover_ms);
 
 	pthread_mutex_lock(&g.lock);
