@@ -46,6 +46,20 @@ int lt_family_id(void)
 	return family < 0 ? -ENOENT : family;
 }
 
+int lt_events_group_id(void)
+{
+	struct nl_sock *sk;
+	int family, grp;
+
+	sk = lt_connect(&family);
+	if (!sk)
+		return -ENOMEM;
+	grp = genl_ctrl_resolve_grp(sk, LOOSETRACE_GENL_NAME,
+				    LOOSETRACE_MCGRP_EVENTS);
+	nl_socket_free(sk);
+	return grp < 0 ? -ENOENT : grp;
+}
+
 static void copy_string(char *dst, size_t size, struct nlattr *nla)
 {
 	if (!nla) {

@@ -25,6 +25,9 @@ struct lt_status {
  */
 int lt_family_id(void);
 
+/* The id of the family's "events" multicast group, or a negative errno. */
+int lt_events_group_id(void);
+
 /* Sends STATUS_GET and parses the answer. 0 or a negative errno. */
 int lt_status_get(struct lt_status *st);
 

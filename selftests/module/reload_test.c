@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,6 +123,27 @@ TEST_F(module, unload_with_status_in_between)
 	EXPECT_EQ(-ENOENT, lt_status_get(&st));
 	ASSERT_EQ(0, load_module(self->ko));
 	EXPECT_EQ(0, lt_status_get(&st));
+}
+
+/*
+ * Switching KVM between its TDP and shadow MMU (kvm_amd npt=0/1, as the
+ * engine tests do) reloads kvm_amd under the loaded module: loosetrace
+ * must neither pin kvm_amd nor stop answering.
+ */
+TEST_F(module, kvm_amd_reload_keeps_module)
+{
+	struct lt_status st;
+
+	if (!self->ko)
+		SKIP(return, "no module to reload");
+	if (!getenv("KVM_MODULE_DIR") || access("/sys/module/kvm_amd", F_OK))
+		SKIP(return, "kvm_amd is not loaded from KVM_MODULE_DIR");
+
+	ASSERT_EQ(0, system("kvm-amd-reload npt=0"));
+	EXPECT_EQ(0, lt_status_get(&st));
+	ASSERT_EQ(0, system("kvm-amd-reload npt=1"));
+	EXPECT_EQ(0, lt_status_get(&st));
+	EXPECT_TRUE(module_loaded());
 }
 
 TEST_HARNESS_MAIN

@@ -58,6 +58,15 @@ TEST_F(status, family_resolves)
 	EXPECT_LT(0, self->family);
 }
 
+/* Events (epoch done, VM detached) are announced on this group. */
+TEST_F(status, events_group_exists)
+{
+	if (self->family <= 0)
+		SKIP(return, "loosetrace.ko is not loaded");
+
+	EXPECT_LT(0, lt_events_group_id());
+}
+
 TEST_F(status, status_reports_versions)
 {
 	struct lt_status st;
