@@ -118,26 +118,35 @@ selected() {
 	return 1
 }
 
+# The longest the VM may legitimately run, in seconds, goes to
+# <output>.seconds for run-vm.sh: boot and module loads, then each
+# program's timeout plus the init's grace to kill it (see init).
+seconds=300
 if [ $# -gt 0 ]; then
 	cp "$1" "$root/script"
 	shift
 	printf '%s\n' "$@" > "$root/script.args"
 	echo "${VM_SCRIPT_TIMEOUT:-1500}" > "$root/script.timeout"
+	seconds=$((seconds + ${VM_SCRIPT_TIMEOUT:-1500} + 25))
 else
 	for suite in $(all_suites); do
 		is_host_suite "$suite" && continue
+		# kselftest's per-suite settings file (timeout=<seconds>).
+		settings=$TOP/selftests/$suite/settings
+		t=$(sed -n 's/^timeout=\([0-9]*\)$/\1/p' "$settings" 2>/dev/null || true)
 		for prog in "$BUILD/selftests/$suite"/*_test; do
 			[ -f "$prog" ] && [ -x "$prog" ] || continue
 			selected "$suite" "$(basename "$prog")" || continue
 			mkdir -p "$root/selftests/$suite"
 			cp "$prog" "$root/selftests/$suite/"
+			seconds=$((seconds + ${t:-300} + 25))
 		done
-		# kselftest's per-suite settings file (timeout=<seconds>).
-		if [ -d "$root/selftests/$suite" ] && [ -f "$TOP/selftests/$suite/settings" ]; then
-			cp "$TOP/selftests/$suite/settings" "$root/selftests/$suite/"
+		if [ -d "$root/selftests/$suite" ] && [ -f "$settings" ]; then
+			cp "$settings" "$root/selftests/$suite/"
 		fi
 	done
 fi
+echo "$seconds" > "$out.seconds"
 
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
 mv "$out.tmp" "$out"

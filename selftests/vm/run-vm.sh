@@ -12,7 +12,8 @@
 #   BUILD        build directory (default: <top>/build)
 #   VM_MEM       guest memory in MiB (default 2048)
 #   VM_SMP       guest CPUs (default 2)
-#   VM_TIMEOUT   seconds before QEMU is killed (default 1800)
+#   VM_TIMEOUT   seconds before QEMU is killed (default: 300 for boot, plus
+#                each program's timeout and 25 s, at most 1800)
 #   VM_VERBOSE   1: kernel messages on the console too
 #   VM_SUITES, VM_EXTRA_BIN: see mkinitramfs.sh
 set -euo pipefail
@@ -30,17 +31,25 @@ command -v qemu-system-x86_64 > /dev/null ||
 
 mkdir -p "$BUILD/vm"
 initrd=$BUILD/vm/initramfs-$rel-$$.cpio.gz
-trap 'rm -f "$initrd"' EXIT
+trap 'rm -f "$initrd" "$initrd.seconds"' EXIT
 "$TOP/selftests/vm/mkinitramfs.sh" "$rel" "$initrd" "$@"
+# By default QEMU gets as long as the programs in the VM may take, at
+# most 30 minutes: the init's watchdog ends a run whose program hangs,
+# this only ends a kernel that stopped running anything.
+vm_timeout=$(cat "$initrd.seconds")
+[ "$vm_timeout" -gt 1800 ] && vm_timeout=1800
+vm_timeout=${VM_TIMEOUT:-$vm_timeout}
 
 # Without VM_VERBOSE only emergencies reach the console, so kernel
 # messages do not break TAP lines; init checks the kernel log itself.
+# A soft lockup panics, and a panic reboots, which ends QEMU (-no-reboot):
+# a wedged kernel does not hold the run until the timeout.
 loglevel=1
 [ "${VM_VERBOSE:-0}" = 1 ] && loglevel=7
 
-timeout -k 10 "${VM_TIMEOUT:-1800}" \
+timeout -k 10 "$vm_timeout" \
 	qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_SMP:-2}" \
 	-m "${VM_MEM:-2048}" -nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 loglevel=$loglevel rdinit=/init" \
+	-append "console=ttyS0 panic=-1 softlockup_panic=1 loglevel=$loglevel rdinit=/init" \
 	< /dev/null 2>&1 | tr -d '\r'
