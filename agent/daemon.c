@@ -423,6 +423,8 @@ static void *ctl_thread(void *arg)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ctl_recv_timeout,
 		   sizeof(ctl_recv_timeout));
 	n = recv(fd, &req, sizeof(req), 0);
+	if (n == 0)
+		goto out;	/* connected and went away: a liveness probe */
 	if (!peer_is_root(fd)) {
 		rep->err = -EPERM;
 		snprintf(rep->msg, sizeof(rep->msg),

@@ -743,7 +743,7 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 	if (err && m.conn_open && err != -ECONNRESET && err != -EPIPE) {
 		/* tell the destination why, without waiting long */
 		m.conn.timeout_ms = 1000;
-		wire_send_error(&m.conn, err, "source aborted: %s", why);
+		wire_send_error(&m.conn, err, "%s", why);
 	}
 	teardown(&m);
 	report(&m);
