@@ -92,7 +92,11 @@ static size_t forge(uint8_t *out, uint32_t npages, const uint8_t *payload,
 	return n + plen;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* libFuzzer's entry point, named by an asm label. */
+int fuzz_one_input(const uint8_t *data, size_t size)
+	__asm__("LLVMFuzzerTestOneInput");
+
+int fuzz_one_input(const uint8_t *data, size_t size)
 {
 	const uint8_t *in = data + 1;
 	size_t len = size - 1;
