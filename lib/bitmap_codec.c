@@ -196,23 +196,41 @@ static __always_inline u32 next_set(const u64 *bm, size_t nw, u32 npages,
 				    u32 pos)
 {
 	size_t w = pos >> 6;
-	u64 x;
+	u64 x, nz;
 
 	if (pos >= npages)
 		return npages;
 	x = bm[w] & (~0ULL << (pos & 63));
-	while (!x) {
-		if (++w >= nw)
-			return npages;
+	if (x)
+		goto found;
+	if (++w < nw) {
 		x = bm[w];
 		if (x)
-			break;
-		/* Two clean words: go on 64 bytes at a time. */
-		while (w + 9 <= nw &&
-		       !(bm[w + 1] | bm[w + 2] | bm[w + 3] | bm[w + 4] |
-			 bm[w + 5] | bm[w + 6] | bm[w + 7] | bm[w + 8]))
-			w += 8;
+			goto found;
 	}
+	/*
+	 * Clean memory goes 64 bytes at a time, with one branch per group;
+	 * the first dirty word of a group is found without branches.
+	 */
+	for (w++; w + 8 <= nw; w += 8) {
+		if (!(bm[w] | bm[w + 1] | bm[w + 2] | bm[w + 3] |
+		      bm[w + 4] | bm[w + 5] | bm[w + 6] | bm[w + 7]))
+			continue;
+		nz = (u64)!!bm[w] | (u64)!!bm[w + 1] << 1 |
+		     (u64)!!bm[w + 2] << 2 | (u64)!!bm[w + 3] << 3 |
+		     (u64)!!bm[w + 4] << 4 | (u64)!!bm[w + 5] << 5 |
+		     (u64)!!bm[w + 6] << 6 | (u64)!!bm[w + 7] << 7;
+		w += __builtin_ctzll(nz);
+		x = bm[w];
+		goto found;
+	}
+	for (; w < nw; w++) {
+		x = bm[w];
+		if (x)
+			goto found;
+	}
+	return npages;
+found:
 	pos = (u32)(w * 64) + __builtin_ctzll(x);
 	return pos < npages ? pos : npages;
 }
