@@ -42,7 +42,11 @@ static void decoders(const uint8_t *p, uint32_t len)
 	wire_get_error(p, len, &u.error);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* libFuzzer's entry point, named by an asm label. */
+int fuzz_one_input(const uint8_t *data, size_t size)
+	__asm__("LLVMFuzzerTestOneInput");
+
+int fuzz_one_input(const uint8_t *data, size_t size)
 {
 	static struct mem_target t;
 	struct dest_target ops;
