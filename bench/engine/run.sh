@@ -22,11 +22,11 @@ SCRIPT
 status=0
 for k in $kvers; do
 	echo "== kernel $k"
-	out=$(VM_SUITES=none VM_EXTRA_BIN="$BUILD/bench/engine/bin" VM_TIMEOUT=900 \
+	out=$(VM_SUITES=none VM_EXTRA_BIN="$BUILD/bench/engine/bin" VM_TIMEOUT=1800 \
 		"$TOP/selftests/vm/run-vm.sh" "$k" "$script") || status=1
 	# The table and the script's status; not the VM's own chatter.
 	printf '%s\n' "$out" | sed -n '/^Trace engine benchmark/,/^LTVM-SCRIPT-RC/p' |
-		grep -v '^LTVM-'
+		grep -v -e '^LTVM-' -e '^bench: '
 	rc=$(printf '%s\n' "$out" | sed -n 's/^LTVM-SCRIPT-RC //p')
 	if [ "$rc" != 0 ]; then
 		printf '%s\n' "$out" | grep -E '^bench:|LTVM-CHECK not ok' >&2 || true
