@@ -24,7 +24,10 @@
 #include "migrate.h"
 #include "wire.h"
 
-/* Larger than the e2e guest: the migration must still run when hit. */
+/*
+ * Larger than the e2e guest, and busy (WL_BUSY): the migration must
+ * still run when the fault hits.
+ */
 #define FAULT_MIB	16
 
 FIXTURE(fault) {
@@ -151,7 +154,7 @@ TEST_F_TIMEOUT(fault, peer_drop_then_retry, 400)
 	struct bg bg;
 	char reply[4096];
 
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_CONVERGING));
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
 	bg_migrate(b, &bg);
 	ASSERT_EQ(0, wait_migrating(b));
 	usleep(200000);
@@ -166,6 +169,8 @@ TEST_F_TIMEOUT(fault, peer_drop_then_retry, 400)
 	/* the module holds no attachment of the aborted migration */
 	ASSERT_TRUE(nothing_attached(b));
 	/* a retry to a restarted destination agent succeeds */
+	ASSERT_EQ(0, vmm_cmd(b->src.vmm_sock, "mode all " WL_CONVERGING, reply,
+			     sizeof(reply)));
 	ASSERT_EQ(0, side_agent(&b->dst, 1, NULL));
 	migrate(b, "loose", &r, NULL);
 	report("retry", &r);
@@ -305,7 +310,7 @@ TEST_F_TIMEOUT(fault, vmm_dies_mid_migration, 300)
 	char reply[4096];
 	struct bg bg;
 
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_CONVERGING));
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
 	bg_migrate(b, &bg);
 	ASSERT_EQ(0, wait_migrating(b));
 	usleep(200000);

@@ -19,6 +19,13 @@
  * hot set. Pages are still written all the time, epoch waits included.
  */
 #define WL_CONVERGING	"hot hot=1 hotprob=98 delay=100000"
+/*
+ * One it does not converge on: uniform random writes, each round dirties
+ * most of memory again, so pre-copy runs several full rounds before it
+ * sees the dirty set stop shrinking. A fault aimed at a running
+ * migration hits it whatever the speed of the machine.
+ */
+#define WL_BUSY		"random delay=20000"
 
 struct mig_result {
 	int rc;
