@@ -80,6 +80,16 @@ static __always_inline void rice_update(struct lt_rice *s, u64 v, u32 k)
 	}
 }
 
+/*
+ * "Singles" mode: while nearly every run is one page long (mean coded run
+ * below 1/8), runs are not coded. Gaps are coded plus one, and a 0 before
+ * a gap announces that the run after it is coded, being longer (or cut).
+ */
+static __always_inline bool singles(u64 a, u32 n)
+{
+	return (a << 3) < n;
+}
+
 /* ---- encoder ---- */
 
 /* LEB128: 7 bits a byte, low first, high bit set on all but the last. */
@@ -294,6 +304,19 @@ static size_t put_seg_hdr(struct lt_enc *e, size_t at, size_t end, u32 type,
 	return end - (SEG_MAX - n);
 }
 
+/* A gap code, in either mode; @marker: the run after it is coded. */
+static __always_inline void put_gap(struct lt_bw *w, struct lt_rice *g,
+				    const struct lt_rice *r, u32 v,
+				    bool marker)
+{
+	if (singles(r->a, r->n)) {
+		if (marker)
+			put_val(w, g, 0);
+		v++;
+	}
+	put_val(w, g, v);
+}
+
 /* How the RLE stream would be closed at the start of a block. */
 enum { CLOSE_NONE, CLOSE_GAP, CLOSE_RUN };
 
@@ -344,8 +367,8 @@ static __always_inline void rle_cut(struct rle_state *st)
 
 	st->c = st->snap;
 	if (st->snap_kind == CLOSE_GAP)
-		put_val(&st->c.w, &st->c.g,
-			at - st->snap_from - (st->snap_first ? 0 : 1));
+		put_gap(&st->c.w, &st->c.g, &st->c.r,
+			at - st->snap_from - (st->snap_first ? 0 : 1), false);
 	else if (st->snap_kind == CLOSE_RUN)
 		put_val(&st->c.w, &st->c.r, at - st->snap_from - 1);
 }
@@ -363,6 +386,7 @@ static u32 enc_rle(struct lt_enc *e, u32 blk0)
 	u32 npages = e->npages;
 	struct rle_state st;
 	u32 s, end, pe, next;
+	bool sm;
 
 	s = next_set(bm, nw, npages, blk0 << BLK_SHIFT);
 	if (s >= npages)
@@ -385,12 +409,17 @@ static u32 enc_rle(struct lt_enc *e, u32 blk0)
 		while (s >= st.bnd)
 			if (!next_block(e, &st, CLOSE_GAP, pe))
 				goto cut;
-		put_val(&st.c.w, &st.c.g, s - pe - (st.first ? 0 : 1));
 		end = next_clear(bm, nw, npages, s);
+		sm = singles(st.c.r.a, st.c.r.n);
+		put_gap(&st.c.w, &st.c.g, &st.c.r, s - pe - (st.first ? 0 : 1),
+			end - s > 1);
 		while (end > st.bnd)
 			if (!next_block(e, &st, CLOSE_RUN, s))
 				goto cut;
-		put_val(&st.c.w, &st.c.r, end - s - 1);
+		if (sm && end - s == 1)
+			rice_update(&st.c.r, 0, 0);
+		else
+			put_val(&st.c.w, &st.c.r, end - s - 1);
 		st.first = false;
 		pe = end;
 		if (over_budget(&st))
@@ -410,7 +439,7 @@ static u32 enc_rle(struct lt_enc *e, u32 blk0)
 	}
 	/* Nothing dirty after pe: end with a gap to the end of the block. */
 	if (pe != (st.blk << BLK_SHIFT)) {
-		put_val(&st.c.w, &st.c.g, st.bnd - pe - 1);
+		put_gap(&st.c.w, &st.c.g, &st.c.r, st.bnd - pe - 1, false);
 		if (over_budget(&st))
 			goto cut;
 		st.blk++;
@@ -766,6 +795,7 @@ static int close_rle(struct lt_bm_iter *it)
 /* Next run of an RLE segment: 1, or 0 when the segment is done. */
 static int rle_next(struct lt_bm_iter *it, u32 *start, u32 *count)
 {
+	bool sm = singles(it->ra, it->rn), marker = false;
 	u64 v;
 	int ret;
 
@@ -774,18 +804,38 @@ static int rle_next(struct lt_bm_iter *it, u32 *start, u32 *count)
 	ret = get_val(it, &it->ga, &it->gn, &v);
 	if (ret)
 		return ret;
+	if (sm) {
+		if (!v) {
+			marker = true;
+			ret = get_val(it, &it->ga, &it->gn, &v);
+			if (ret)
+				return ret;
+			if (!v)
+				return -EBADMSG;
+		}
+		v--;
+	}
 	v += it->first ? 0 : 1;
 	it->first = false;
 	if (v > it->seg_end - it->pos)
 		return -EBADMSG;
 	it->pos += (u32)v;
 	if (it->pos == it->seg_end)
-		return close_rle(it);
-	ret = get_val(it, &it->ra, &it->rn, &v);
-	if (ret)
-		return ret;
-	if (v >= it->seg_end - it->pos)
-		return -EBADMSG;
+		return marker ? -EBADMSG : close_rle(it);
+	if (sm && !marker) {
+		/* An unsaid single page: the state still counts it. */
+		v = 0;
+		if (++it->rn == RICE_NMAX) {
+			it->ra >>= 1;
+			it->rn >>= 1;
+		}
+	} else {
+		ret = get_val(it, &it->ra, &it->rn, &v);
+		if (ret)
+			return ret;
+		if (v >= it->seg_end - it->pos)
+			return -EBADMSG;
+	}
 	*start = it->pos;
 	*count = (u32)v + 1;
 	it->pos += *count;

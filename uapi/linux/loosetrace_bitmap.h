@@ -43,6 +43,13 @@
  * Decoding stops as soon as the position reaches the segment's end, after
  * a gap or after a run; a gap or run that would pass the end is an error.
  *
+ * Singles mode: before each gap, if the run state (below) has a * 8 < n,
+ * runs are nearly all one page long and are not coded. The gap is coded
+ * as its value plus one; a value 0 in its place is a marker, followed by
+ * the gap (plus one, never 0) and then the run, coded as usual. Without a
+ * marker the run is one page, and the run state is updated as for a coded
+ * 0. A marker followed by a gap that ends the segment is an error.
+ *
  * Each length is an adaptive Rice code. Gaps and runs keep separate
  * states (a, n), reset to (LOOSETRACE_BITMAP_RICE_A0, 1) at each segment.
  * The parameter k is the smallest k >= 0 with (n << (k + 1)) >= a,
