@@ -41,9 +41,10 @@ for f in "${files[@]}"; do
 	agent/* | tools/* | selftests/* | bench/*)
 		ignore=(--ignore "$userspace_ignore") ;;
 	esac
-	# Run from the build directory: in a git work tree checkpatch.pl
-	# leaves a cache file behind. Paths are shown relative to the top.
-	if ! out=$(cd "$dir" && ./checkpatch.pl --strict --no-tree --quiet \
+	# Run from the build directory, where checkpatch.pl may leave its
+	# CamelCase cache; GIT_DIR spares it a search of a kernel tree that
+	# is not there. Paths are shown relative to the top.
+	if ! out=$(cd "$dir" && GIT_DIR=$TOP/.git ./checkpatch.pl --strict --no-tree --quiet \
 			--terse --show-types --no-summary "${ignore[@]}" \
 			-f "$TOP/$f" 2>&1); then
 		bad=1
