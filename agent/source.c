@@ -387,7 +387,10 @@ static int64_t do_round(struct mig *m, uint32_t round, int final)
 		}
 		if (bm_decode(h.slots[i].data, h.slots[i].size,
 			      h.slots[i].npages, m->dirty[idx])) {
-			err = fail(m, -EBADMSG, "the module's bitmap does not decode");
+			err = fail(m, -EBADMSG,
+				   "the module's bitmap does not decode (%llu bytes for %llu pages): are loosetrace.ko and the agent built from the same tree?",
+				   (unsigned long long)h.slots[i].size,
+				   (unsigned long long)h.slots[i].npages);
 			goto out;
 		}
 		/* forward the module's encoding as it is */
