@@ -31,7 +31,9 @@ struct result {
 	double issue_ms;	/* first harvest until it returned */
 	double install_ms;	/* until traces are installed on every vCPU */
 	uint64_t exits, irq_exits, remote_flush, remote_flush_req, tlb_flush;
-	uint64_t kicks;
+	uint64_t install_kicks, kicks;
+	uint64_t run_rflush, run_irq_exits;	/* during the rounds */
+	double untraced;	/* write rate just before this variant */
 	double rate;		/* guest page writes per second */
 	double harvest_ms;	/* mean over the rounds */
 	unsigned int rounds;
@@ -170,10 +172,15 @@ static void run_loosetrace(struct result *r, uint32_t mode)
 		die("STATS_GET", ret);
 	r->install_ms = st[LOOSETRACE_STAT_TRACE_INSTALL_NS] / 1e6;
 	r->issue_ms = c.harvest_ns / 1e6;
+	r->install_kicks = st[LOOSETRACE_STAT_DEADLINE_KICKS];
 
+	counters_read(&a);
 	r->rate = measure(lt_round, &c, &r->harvest_ms, &r->rounds);
+	counters_read(&b);
+	r->run_rflush = b.remote_flush_req - a.remote_flush_req;
+	r->run_irq_exits = b.irq_exits - a.irq_exits;
 	ltnl_stats(&nl, c.id, st);
-	r->kicks = st[LOOSETRACE_STAT_DEADLINE_KICKS];
+	r->kicks = st[LOOSETRACE_STAT_DEADLINE_KICKS] - r->install_kicks;
 	ltnl_trace_stop(&nl, c.id);
 	ltnl_detach(&nl, c.id);
 	ltnl_close(&nl);
@@ -242,7 +249,11 @@ static void run_stock(struct result *r)
 	counters_read(&b);
 	counters_delta(r, &a, &b);
 
+	counters_read(&a);
 	r->rate = measure(kvm_round, &c, &r->harvest_ms, &r->rounds);
+	counters_read(&b);
+	r->run_rflush = b.remote_flush_req - a.remote_flush_req;
+	r->run_irq_exits = b.irq_exits - a.irq_exits;
 	set_logging(&c, 0);
 	cap.args[0] = 0;
 	ioctl(c.vm_fd, KVM_ENABLE_CAP, &cap);
@@ -283,39 +294,53 @@ int main(void)
 	if (ret)
 		die("warm-up", ret);
 
-	fprintf(stderr, "bench: untraced\n");
-	untraced = measure(NULL, NULL, NULL, NULL);
-	fprintf(stderr, "bench: loose\n");
-	run_loosetrace(&res[0], LOOSETRACE_MODE_LOOSE);
-	fprintf(stderr, "bench: sync\n");
-	run_loosetrace(&res[1], LOOSETRACE_MODE_SYNC);
-	fprintf(stderr, "bench: stock KVM\n");
-	run_stock(&res[2]);
+	/*
+	 * Each variant starts after an untraced period: the guest re-faults
+	 * the huge mappings that stopping the previous trace collapsed, so
+	 * every variant's first harvest meets the same mappings. Its rate
+	 * is compared with the untraced rate just before it.
+	 */
+	untraced = 0;
+	for (i = 0; i < 3; i++) {
+		fprintf(stderr, "bench: untraced, then %s\n", res[i].name);
+		res[i].untraced = measure(NULL, NULL, NULL, NULL);
+		untraced += res[i].untraced / 3;
+		if (i < 2)
+			run_loosetrace(&res[i], i ? LOOSETRACE_MODE_SYNC :
+					      LOOSETRACE_MODE_LOOSE);
+		else
+			run_stock(&res[i]);
+	}
 
 	printf("\nTrace engine benchmark: %u vCPUs, %u MiB, sequential writes,",
 	       vmm_nr_vcpus(vm), MEM_MB);
 	printf(" harvest every %u ms for %u ms\n", ROUND_MS, MEASURE_MS);
 	printf("untraced guest write rate: %.0f pages/s\n\n", untraced);
-	printf("%-10s %9s %10s %7s %8s %7s %9s %9s %6s %8s %7s %6s\n",
+	printf("%-9s %8s %10s %6s %8s %6s %9s %6s | %6s %8s %9s %8s %6s %6s\n",
 	       "variant", "issue_ms", "install_ms", "exits", "irq_exit",
-	       "rflush", "rflush_rq", "tlb_flush", "kicks", "round_ms",
-	       "rate", "rounds");
+	       "rflush", "rflush_rq", "kicks", "rounds", "round_ms",
+	       "rflush_rq", "irq_exit", "rate", "kicks");
 	for (i = 0; i < 3; i++)
-		printf("%-10s %9.3f %10.3f %7lu %8lu %7lu %9lu %9lu %6lu %8.3f %6.1f%% %6u\n",
+		printf("%-9s %8.3f %10.3f %6lu %8lu %6lu %9lu %6lu | %6u %8.3f %9lu %8lu %5.1f%% %6lu\n",
 		       res[i].name, res[i].issue_ms, res[i].install_ms,
 		       (unsigned long)res[i].exits,
 		       (unsigned long)res[i].irq_exits,
 		       (unsigned long)res[i].remote_flush,
 		       (unsigned long)res[i].remote_flush_req,
-		       (unsigned long)res[i].tlb_flush,
-		       (unsigned long)res[i].kicks, res[i].harvest_ms,
-		       100.0 * res[i].rate / untraced, res[i].rounds);
+		       (unsigned long)res[i].install_kicks,
+		       res[i].rounds, res[i].harvest_ms,
+		       (unsigned long)res[i].run_rflush,
+		       (unsigned long)res[i].run_irq_exits,
+		       100.0 * res[i].rate / res[i].untraced,
+		       (unsigned long)res[i].kicks);
 	printf("\nissue time ratio (installing thread busy): sync/loose %.2fx, stock/loose %.2fx\n",
 	       res[1].issue_ms / res[0].issue_ms,
 	       res[2].issue_ms / res[0].issue_ms);
 	printf("install time ratio (traces on every vCPU): sync/loose %.2fx, stock/loose %.2fx\n",
 	       res[1].install_ms / res[0].install_ms,
 	       res[2].install_ms / res[0].install_ms);
+	printf("left of |: the trace install (first harvest); right: the %u ms of rounds.\n",
+	       MEASURE_MS);
 	printf("issue: first harvest call; install: until its epoch completed (loose waits\n");
 	printf("for each vCPU's own exit, or kicks it after the deadline). Counts are KVM's,\n");
 	printf("around the first harvest; round_ms: harvest + epoch wait per round; rate: guest\n");
