@@ -157,7 +157,7 @@ static size_t forge(uint8_t *out, uint32_t npages, const uint8_t *payload,
 static long decode_forged(uint32_t npages, const uint8_t *payload,
 			  uint32_t plen)
 {
-	uint8_t buf[256];
+	uint8_t buf[4200];
 	uint64_t bm[4096];
 	size_t len = forge(buf, npages, payload, plen);
 
@@ -520,6 +520,156 @@ TEST(malformed)
 	ASSERT_EQ(-EBADMSG, decode_forged(12, long_hdr, sizeof(long_hdr)));
 	ASSERT_EQ(-EBADMSG, decode_forged(12, gap_past_end,
 					  sizeof(gap_past_end)));
+}
+
+/*
+ * An independent writer of RLE streams, written from the description in
+ * <linux/loosetrace_bitmap.h>, to check the codec against the text and to
+ * build streams the encoder never emits.
+ */
+struct spec {
+	uint8_t buf[4096];
+	uint32_t bits;
+	uint64_t a[2];		/* 0: gaps, 1: runs */
+	uint32_t n[2];
+};
+
+static void spec_bits(struct spec *w, uint64_t v, uint32_t nb)
+{
+	uint32_t i;
+
+	for (i = 0; i < nb; i++, w->bits++)
+		if (v >> i & 1)
+			w->buf[w->bits / 8] |= 1 << (w->bits % 8);
+}
+
+static void spec_init(struct spec *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->buf[0] = LOOSETRACE_BITMAP_SEG_RLE;	/* one block */
+	w->bits = 8;
+	w->a[0] = w->a[1] = LOOSETRACE_BITMAP_RICE_A0;
+	w->n[0] = w->n[1] = 1;
+}
+
+static void spec_val(struct spec *w, int which, uint64_t v)
+{
+	uint64_t *a = &w->a[which], lim;
+	uint32_t *n = &w->n[which], k = 0, len = 0;
+
+	while (((uint64_t)*n << (k + 1)) < *a && k < 31)
+		k++;
+	if ((v >> k) < LOOSETRACE_BITMAP_RICE_QMAX) {
+		spec_bits(w, 0, v >> k);
+		spec_bits(w, 1, 1);
+		spec_bits(w, v, k);
+	} else {
+		while (v >> len)
+			len++;
+		spec_bits(w, 0, LOOSETRACE_BITMAP_RICE_QMAX);
+		spec_bits(w, len - 1, 5);
+		spec_bits(w, v, len - 1);
+	}
+	lim = 1ULL << (k + LOOSETRACE_BITMAP_RICE_CLAMP);
+	*a += v < lim ? v : lim;
+	if (++*n == LOOSETRACE_BITMAP_RICE_NMAX) {
+		*a >>= 1;
+		*n >>= 1;
+	}
+}
+
+static bool spec_singles(const struct spec *w)
+{
+	return (w->a[1] << 3) < w->n[1];
+}
+
+/* Payload bytes so far (stream padded to a byte). */
+static uint32_t spec_len(const struct spec *w)
+{
+	return (w->bits + 7) / 8;
+}
+
+/* A gap, in singles mode or not; @marker: a coded run follows. */
+static void spec_gap(struct spec *w, uint64_t v, bool marker)
+{
+	if (spec_singles(w)) {
+		if (marker)
+			spec_val(w, 0, 0);
+		v++;
+	}
+	spec_val(w, 0, v);
+}
+
+/* A single page, unsaid in singles mode. */
+static void spec_single(struct spec *w, bool singles)
+{
+	if (!singles) {
+		spec_val(w, 1, 0);
+		return;
+	}
+	if (++w->n[1] == LOOSETRACE_BITMAP_RICE_NMAX) {
+		w->a[1] >>= 1;
+		w->n[1] >>= 1;
+	}
+}
+
+/*
+ * 60 single pages, 9 clean pages apart, written by the spec writer, are
+ * byte for byte what the encoder writes, singles mode starting on the
+ * way. Then streams the encoder never writes: a marker before the
+ * segment's last gap and two markers in a row are rejected; a marker, a
+ * gap and a coded run are fine.
+ */
+TEST(spec_conformance)
+{
+	const uint32_t npages = 4096;
+	uint64_t bm[64] = { 0 }, dec[64];
+	struct spec w, base;
+	uint8_t enc[4096];
+	int i, singles = 0;
+	bool sm;
+	long len;
+
+	spec_init(&w);
+	for (i = 0; i < 60; i++) {
+		set_bits(bm, 9 + 10 * i, 1);
+		sm = spec_singles(&w);
+		singles += sm;
+		spec_gap(&w, i ? 8 : 9, false);
+		spec_single(&w, sm);
+	}
+	ASSERT_GT(singles, 5);
+	ASSERT_TRUE(spec_singles(&w));
+	base = w;
+	spec_gap(&w, npages - 600 - 1, false);
+	len = lt_bm_encode((const u64 *)bm, npages, enc, sizeof(enc));
+	ASSERT_GT(len, (long)hdr_len(enc));
+	ASSERT_EQ(spec_len(&w), (uint32_t)(len - hdr_len(enc)));
+	ASSERT_EQ(0, memcmp(w.buf, enc + hdr_len(enc), spec_len(&w)));
+	ASSERT_EQ(npages, decode_forged(npages, w.buf, spec_len(&w)));
+
+	/* A marker, then a gap that ends the segment. */
+	w = base;
+	spec_gap(&w, npages - 600 - 1, true);
+	ASSERT_EQ(-EBADMSG, decode_forged(npages, w.buf, spec_len(&w)));
+	/* Two markers in a row. */
+	w = base;
+	spec_val(&w, 0, 0);
+	spec_val(&w, 0, 0);
+	ASSERT_EQ(-EBADMSG, decode_forged(npages, w.buf, spec_len(&w)));
+	/* A marker, a gap of 5, a run of 4 pages, the last gap. */
+	w = base;
+	spec_gap(&w, 5 - 1, true);
+	spec_val(&w, 1, 4 - 1);
+	spec_gap(&w, npages - 609 - 1, false);
+	{
+		uint8_t buf[4200];
+		size_t l = forge(buf, npages, w.buf, spec_len(&w));
+
+		ASSERT_EQ(npages, lt_bm_decode(buf, l, (u64 *)dec, npages));
+	}
+	set_bits(bm, 605, 4);
+	ASSERT_EQ(0, memcmp(bm, dec, sizeof(bm)));
 }
 
 /*
