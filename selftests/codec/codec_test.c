@@ -548,8 +548,10 @@ static void spec_init(struct spec *w)
 	memset(w, 0, sizeof(*w));
 	w->buf[0] = LOOSETRACE_BITMAP_SEG_RLE;	/* one block */
 	w->bits = 8;
-	w->a[0] = w->a[1] = LOOSETRACE_BITMAP_RICE_A0;
-	w->n[0] = w->n[1] = 1;
+	w->a[0] = LOOSETRACE_BITMAP_RICE_A0;
+	w->a[1] = LOOSETRACE_BITMAP_RICE_A0;
+	w->n[0] = 1;
+	w->n[1] = 1;
 }
 
 static void spec_val(struct spec *w, int which, uint64_t v)
