@@ -6,7 +6,9 @@
 # prints its serial console, without carriage returns, on stdout:
 #   run-vm.sh <kernel release> [script [args...]]
 # Without a script the VM runs the test suites; the TAP output is read by
-# tap-count.awk. With a script it runs that instead.
+# tap-count.awk. With a script it runs that instead. Exits 124 if the VM
+# had to be stopped after VM_TIMEOUT, 0 otherwise: what ran inside is
+# told by the console.
 #
 # Environment:
 #   BUILD        build directory (default: <top>/build)
@@ -31,7 +33,17 @@ command -v qemu-system-x86_64 > /dev/null ||
 
 mkdir -p "$BUILD/vm"
 initrd=$BUILD/vm/initramfs-$rel-$$.cpio.gz
-trap 'rm -f "$initrd" "$initrd.seconds"' EXIT
+monitor=$BUILD/vm/monitor-$rel-$$
+cleanup() {
+	if [ -n "${qemu:-}" ]; then
+		kill -9 "$qemu" 2> /dev/null || true
+	fi
+	rm -f "$initrd" "$initrd.seconds" "$monitor.in" "$monitor.out"
+}
+trap cleanup EXIT
+trap 'exit 129' HUP PIPE
+trap 'exit 130' INT
+trap 'exit 143' TERM
 "$TOP/selftests/vm/mkinitramfs.sh" "$rel" "$initrd" "$@"
 # By default QEMU gets as long as the programs in the VM may take, at
 # most 30 minutes: the init's watchdog ends a run whose program hangs,
@@ -43,13 +55,44 @@ vm_timeout=${VM_TIMEOUT:-$vm_timeout}
 # Without VM_VERBOSE only emergencies reach the console, so kernel
 # messages do not break TAP lines; init checks the kernel log itself.
 # A soft lockup panics, and a panic reboots, which ends QEMU (-no-reboot):
-# a wedged kernel does not hold the run until the timeout.
+# a wedged kernel does not hold the run until the timeout. An NMI panics
+# too, printing every CPU's backtrace (panic_print=64): the timeout below
+# sends one before it kills QEMU, to show where the kernel was stuck.
 loglevel=1
 [ "${VM_VERBOSE:-0}" = 1 ] && loglevel=7
+cmdline="console=ttyS0 panic=-1 softlockup_panic=1 unknown_nmi_panic=1"
+cmdline="$cmdline panic_print=64 loglevel=$loglevel rdinit=/init"
 
-timeout -k 10 "$vm_timeout" \
-	qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_SMP:-2}" \
+# QEMU's human monitor on a pair of FIFOs, held open here so that
+# neither side blocks.
+mkfifo "$monitor.in" "$monitor.out"
+exec 3<> "$monitor.in" 4<> "$monitor.out"
+
+qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_SMP:-2}" \
 	-m "${VM_MEM:-2048}" -nographic -no-reboot -nic none \
-	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 softlockup_panic=1 loglevel=$loglevel rdinit=/init" \
-	< /dev/null 2>&1 | tr -d '\r'
+	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
+	-chardev "pipe,id=monitor,path=$monitor" -mon chardev=monitor \
+	< /dev/null > >(tr -d '\r') 2>&1 &
+qemu=$!
+
+deadline=$((SECONDS + vm_timeout))
+status=0
+while kill -0 "$qemu" 2> /dev/null; do
+	if [ "$SECONDS" -ge "$deadline" ]; then
+		status=124
+		echo "run-vm.sh: the VM is still running after $vm_timeout s: NMI for backtraces, then kill"
+		echo nmi >&3
+		for _ in $(seq 30); do
+			kill -0 "$qemu" 2> /dev/null || break
+			sleep 1
+		done
+		kill -9 "$qemu" 2> /dev/null || true
+		break
+	fi
+	sleep 1
+done
+wait "$qemu" || true
+qemu=
+# Let the console filter finish.
+wait
+exit "$status"
