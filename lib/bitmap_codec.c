@@ -46,17 +46,20 @@ static __always_inline u32 fls64_nz(u64 x)
 	return 64 - __builtin_clzll(x);
 }
 
-/* Smallest k with (n << (k + 1)) >= a, at most 31. */
+/*
+ * Smallest k with (n << (k + 1)) >= a, at most 31. Without branches: k
+ * and its neighbours are equally likely from one value to the next.
+ * With d the difference of the bit lengths (0 when m is the longer),
+ * m << d is within a factor of two of a, so k is d or d + 1.
+ */
 static __always_inline u32 rice_k(u64 a, u32 n)
 {
 	u64 m = (u64)n << 1;
+	int d = (int)fls64_nz(a | 1) - (int)fls64_nz(m);
 	u32 k;
 
-	if (m >= a)
-		return 0;
-	k = fls64_nz(a) - fls64_nz(m);
-	if ((m << k) < a)
-		k++;
+	d = d < 0 ? 0 : d;
+	k = (u32)d + ((m << d) < a);
 	return k > 31 ? 31 : k;
 }
 
@@ -73,11 +76,11 @@ static __always_inline u64 rice_clamp(u64 v, u32 k)
 
 static __always_inline void rice_update(struct lt_rice *s, u64 v, u32 k)
 {
-	s->a += rice_clamp(v, k);
-	if (++s->n == RICE_NMAX) {
-		s->a >>= 1;
-		s->n >>= 1;
-	}
+	u32 h = s->n + 1 == RICE_NMAX;
+
+	/* Halving without a branch: it comes every eighth value. */
+	s->a = (s->a + rice_clamp(v, k)) >> h;
+	s->n = (s->n + 1) >> h;
 }
 
 /*
@@ -373,6 +376,145 @@ static __always_inline void rle_cut(struct rle_state *st)
 		put_val(&st->c.w, &st->c.r, at - st->snap_from - 1);
 }
 
+/* Why rle_fast() stopped. */
+enum { FAST_EDGE, FAST_CUT, FAST_DONE };
+
+/* Run ends found ahead of the coder, as offsets in the block. */
+#define FAST_BUF	32
+
+/* Code one run of block blk; true when the block went over budget. */
+static __always_inline bool fast_run(struct lt_bw *w, struct lt_rice *g,
+				     struct lt_rice *r, u32 gap, u32 len,
+				     u64 limit)
+{
+	if (singles(r->a, r->n)) {
+		if (len > 1)
+			put_val(w, g, 0);
+		put_val(w, g, gap + 1);
+		if (len > 1)
+			put_val(w, r, len - 1);
+		else
+			rice_update(r, 0, 0);
+	} else {
+		put_val(w, g, gap);
+		put_val(w, r, len - 1);
+	}
+	return bw_bits(w) > limit;
+}
+
+/*
+ * First word at or after @w, before @wend, that is not clean, or @wend:
+ * 64 bytes at a time with one branch, the word itself found without one.
+ */
+static __always_inline u32 skip_clean(const u64 *bm, u32 w, u32 wend)
+{
+	u64 nz;
+
+	if (w < wend && bm[w])
+		return w;
+	for (; w + 8 <= wend; w += 8) {
+		if (!(bm[w] | bm[w + 1] | bm[w + 2] | bm[w + 3] |
+		      bm[w + 4] | bm[w + 5] | bm[w + 6] | bm[w + 7]))
+			continue;
+		nz = (u64)!!bm[w] | (u64)!!bm[w + 1] << 1 |
+		     (u64)!!bm[w + 2] << 2 | (u64)!!bm[w + 3] << 3 |
+		     (u64)!!bm[w + 4] << 4 | (u64)!!bm[w + 5] << 5 |
+		     (u64)!!bm[w + 6] << 6 | (u64)!!bm[w + 7] << 7;
+		return w + __builtin_ctzll(nz);
+	}
+	while (w < wend && !bm[w])
+		w++;
+	return w;
+}
+
+/*
+ * The common case of enc_rle(): runs that start and end inside the whole
+ * words of block blk. A scan ahead turns each word into its run edges
+ * (bits of w ^ (w << 1)) without a branch per run, eight at a time, so
+ * that the loads of the bitmap do not wait on the coder; the coder lives
+ * in locals. Entered with the run starting at *@s < bnd; on FAST_EDGE,
+ * *@s is the next run to code (nothing of it coded yet), on FAST_CUT the
+ * block went over budget, on FAST_DONE nothing dirty is left.
+ */
+static __always_inline int rle_fast(const struct lt_enc *e,
+				    struct rle_state *st, u32 *s, u32 *pe)
+{
+	const u64 *bm = e->bm;
+	u32 base = st->blk << BLK_SHIFT, wend = st->bnd >> 6;
+	u64 limit = bw_bits(&st->snap.w) + st->budget;
+	struct lt_bw w = st->c.w;
+	struct lt_rice g = st->c.g, r = st->c.r;
+	u32 cs = *s, cpe = *pe, skip = st->first ? 0 : 1;
+	u32 sw = cs >> 6, nb = 0, i, j, c, off;
+	u16 buf[FAST_BUF];
+	u64 x, t, carry;
+	bool more = true;
+	int ret = FAST_EDGE;
+
+	if (sw >= wend)
+		return FAST_EDGE;
+	x = bm[sw] & (~0ULL << (cs & 63));
+	t = x ^ (x << 1);
+	carry = x >> 63;
+	while (more) {
+		while (nb <= FAST_BUF - 8) {
+			off = sw * 64 - base;
+			c = lt_popcount64(t);
+			for (j = 0; j < 8; j++) {
+				buf[nb + j] = (u16)(off +
+					__builtin_ctzll(t | (1ULL << 63)));
+				t &= t - 1;
+			}
+			if (c > 8) {
+				nb += 8;
+				continue;
+			}
+			nb += c;
+			sw++;
+			if (!carry)
+				sw = skip_clean(bm, sw, wend);
+			if (sw >= wend) {
+				more = false;
+				break;
+			}
+			x = bm[sw];
+			t = x ^ ((x << 1) | carry);
+			carry = x >> 63;
+		}
+		for (i = 0; i + 2 <= nb; i += 2) {
+			u32 rs = base + buf[i], re = base + buf[i + 1];
+
+			if (fast_run(&w, &g, &r, rs - cpe - skip, re - rs,
+				     limit)) {
+				ret = FAST_CUT;
+				skip = 1;
+				goto out;
+			}
+			skip = 1;
+			cpe = re;
+		}
+		if (i < nb)
+			buf[0] = buf[i];
+		nb -= i;
+	}
+	if (nb) {
+		cs = base + buf[0];
+	} else {
+		cs = next_set(bm, e->nwords, e->npages,
+			      cpe > wend * 64 ? cpe : wend * 64);
+		if (cs >= e->npages)
+			ret = FAST_DONE;
+	}
+out:
+	st->c.w = w;
+	st->c.g = g;
+	st->c.r = r;
+	st->first = !skip;
+	*s = cs;
+	*pe = cpe;
+	return ret;
+}
+
 /*
  * Code the runs from block @blk0 on (the first gap skips clean blocks) as
  * long as each block codes smaller than raw. Returns the first block not
@@ -405,6 +547,14 @@ static u32 enc_rle(struct lt_enc *e, u32 blk0)
 	pe = blk0 << BLK_SHIFT;
 
 	for (;;) {
+		if (s < st.bnd) {
+			int ret = rle_fast(e, &st, &s, &pe);
+
+			if (ret == FAST_CUT)
+				goto cut;
+			if (ret == FAST_DONE)
+				break;
+		}
 		/* The gap [pe, s) may cross block ends. */
 		while (s >= st.bnd)
 			if (!next_block(e, &st, CLOSE_GAP, pe))
