@@ -64,7 +64,8 @@ cmdline="console=ttyS0 panic=-1 softlockup_panic=1 unknown_nmi_panic=1"
 cmdline="$cmdline panic_print=64 loglevel=$loglevel rdinit=/init"
 
 # QEMU's human monitor on a pair of FIFOs, held open here so that
-# neither side blocks.
+# neither side blocks. The console filter must not buffer: what a wedged
+# kernel printed last is what matters.
 mkfifo "$monitor.in" "$monitor.out"
 exec 3<> "$monitor.in" 4<> "$monitor.out"
 
@@ -72,7 +73,7 @@ qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_SMP:-2}" \
 	-m "${VM_MEM:-2048}" -nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-chardev "pipe,id=monitor,path=$monitor" -mon chardev=monitor \
-	< /dev/null > >(tr -d '\r') 2>&1 &
+	< /dev/null > >(sed -u 's/\r//g') 2>&1 &
 qemu=$!
 
 deadline=$((SECONDS + vm_timeout))
