@@ -430,7 +430,7 @@ static __always_inline u32 skip_clean(const u64 *bm, u32 w, u32 wend)
 /*
  * The common case of enc_rle(): runs that start and end inside the whole
  * words of block blk. A scan ahead turns each word into its run edges
- * (bits of w ^ (w << 1)) without a branch per run, eight at a time, so
+ * (bits of w ^ (w << 1)) without a branch per run, four at a time, so
  * that the loads of the bitmap do not wait on the coder; the coder lives
  * in locals. Entered with the run starting at *@s < bnd; on FAST_EDGE,
  * *@s is the next run to code (nothing of it coded yet), on FAST_CUT the
@@ -445,7 +445,7 @@ static __always_inline int rle_fast(const struct lt_enc *e,
 	struct lt_bw w = st->c.w;
 	struct lt_rice g = st->c.g, r = st->c.r;
 	u32 cs = *s, cpe = *pe, skip = st->first ? 0 : 1;
-	u32 sw = cs >> 6, nb = 0, i, j, c, off;
+	u32 sw = cs >> 6, nb = 0, i, j, off;
 	u16 buf[FAST_BUF];
 	u64 x, t, carry;
 	bool more = true;
@@ -457,19 +457,21 @@ static __always_inline int rle_fast(const struct lt_enc *e,
 	t = x ^ (x << 1);
 	carry = x >> 63;
 	while (more) {
-		while (nb <= FAST_BUF - 8) {
+		while (nb <= FAST_BUF - 4) {
 			off = sw * 64 - base;
-			c = lt_popcount64(t);
-			for (j = 0; j < 8; j++) {
-				buf[nb + j] = (u16)(off +
+			/*
+			 * Four slots whatever the word holds: a slot past
+			 * its last edge is written and not counted.
+			 */
+#pragma GCC unroll 4
+			for (j = 0; j < 4; j++) {
+				buf[nb] = (u16)(off +
 					__builtin_ctzll(t | (1ULL << 63)));
+				nb += t != 0;
 				t &= t - 1;
 			}
-			if (c > 8) {
-				nb += 8;
+			if (t)
 				continue;
-			}
-			nb += c;
 			sw++;
 			if (!carry)
 				sw = skip_clean(bm, sw, wend);
