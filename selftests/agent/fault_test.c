@@ -147,7 +147,7 @@ static int agent_alive(pid_t pid)
 	return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
 }
 
-TEST_F_TIMEOUT(fault, peer_drop_then_retry, 400)
+TEST_F_TIMEOUT(fault, peer_drop_then_retry, 180)
 {
 	struct bed *b = &self->b;
 	struct mig_result r;
@@ -225,7 +225,7 @@ static int rejected(struct bed *b, const void *bytes, size_t len,
 	return !err ? h.type == WIRE_ERROR : err == -ECONNRESET;
 }
 
-TEST_F_TIMEOUT(fault, garbage_and_corrupted_frames, 300)
+TEST_F_TIMEOUT(fault, garbage_and_corrupted_frames, 120)
 {
 	struct wire_hello hello = { 1, 1, WIRE_CAP_ZERO_PAGES, "fuzzer" };
 	uint8_t junk[4096], frame[256];
@@ -286,7 +286,7 @@ static int file_all_zero(const char *path)
 	return n == 0;
 }
 
-TEST_F_TIMEOUT(fault, dest_memory_size_differs, 300)
+TEST_F_TIMEOUT(fault, dest_memory_size_differs, 120)
 {
 	struct bed *b = &self->b;
 	struct mig_result r;
@@ -303,7 +303,7 @@ TEST_F_TIMEOUT(fault, dest_memory_size_differs, 300)
 	ASSERT_TRUE(agent_alive(b->dst.agent));
 }
 
-TEST_F_TIMEOUT(fault, vmm_dies_mid_migration, 300)
+TEST_F_TIMEOUT(fault, vmm_dies_mid_migration, 120)
 {
 	struct bed *b = &self->b;
 	struct mig_result r;

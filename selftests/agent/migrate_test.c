@@ -69,12 +69,12 @@ static void check_migrated(struct __test_metadata *_metadata,
 	ASSERT_NE(NULL, strstr(reply, "verdict=pass"));
 }
 
-TEST_F_TIMEOUT(e2e, loose, 300)
+TEST_F_TIMEOUT(e2e, loose, 120)
 {
 	check_migrated(_metadata, &self->b, "loose");
 }
 
-TEST_F_TIMEOUT(e2e, sync, 300)
+TEST_F_TIMEOUT(e2e, sync, 120)
 {
 	check_migrated(_metadata, &self->b, "sync");
 }
