@@ -164,11 +164,17 @@ static __always_inline u64 bw_bits(const struct lt_bw *w)
 	return (u64)w->off * 8 + w->n;
 }
 
-/* End on a byte boundary: the partial byte, zero-padded, is stored. */
+/*
+ * End on a byte boundary: the partial byte, zero-padded, is stored. It is
+ * stored again here because a rollback restores a writer whose pending
+ * bits were since overwritten in the buffer by the codes rolled back.
+ */
 static __always_inline void bw_flush(struct lt_bw *w)
 {
-	if (w->n)
+	if (w->n) {
+		bw_store(w);
 		w->off++;
+	}
 	w->acc = 0;
 	w->n = 0;
 }

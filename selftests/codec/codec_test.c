@@ -266,6 +266,30 @@ TEST(block_edges)
 	rt_free(&t);
 }
 
+/*
+ * Uniform random bitmaps of 20% to 60% dirty over one to three blocks:
+ * blocks go over budget and roll back to raw at every kind of boundary.
+ */
+TEST(rollback_sweep)
+{
+	uint64_t seed = 88172645463325252ULL;
+	uint32_t npages, pct, i;
+	struct rt t;
+
+	for (npages = 65537; npages < 3 * 65536; npages += 1009) {
+		for (pct = 20; pct <= 60; pct += 5) {
+			rt_alloc(&t, npages);
+			for (i = 0; i < npages; i++)
+				if (wl_rand(&seed) % 100 < pct)
+					t.bm[i / 64] |= 1ULL << (i % 64);
+			ASSERT_EQ(NULL, round_trip(&t)) {
+				TH_LOG("%u pages, %u%% dirty", npages, pct);
+			}
+			rt_free(&t);
+		}
+	}
+}
+
 TEST(pages_2_28)
 {
 	struct rt t;
