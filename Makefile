@@ -67,7 +67,7 @@ bench: all
 demo: all
 	tools/demo.sh
 
-install:
+install: module
 	$(MAKE) -C agent BUILD=$(BUILD)/agent install
 	@set -e; for k in $(KVERS); do \
 		install -D -m 644 $(BUILD)/kmod/$$k/loosetrace.ko \
