@@ -386,7 +386,7 @@ static __always_inline void rle_cut(struct rle_state *st)
 enum { FAST_EDGE, FAST_CUT, FAST_DONE };
 
 /* Run ends found ahead of the coder, as offsets in the block. */
-#define FAST_BUF	32
+#define FAST_BUF	16
 
 /* Code one run of block blk; true when the block went over budget. */
 static __always_inline bool fast_run(struct lt_bw *w, struct lt_rice *g,
@@ -437,8 +437,9 @@ static __always_inline u32 skip_clean(const u64 *bm, u32 w, u32 wend)
  * The common case of enc_rle(): runs that start and end inside the whole
  * words of block blk. A scan ahead turns each word into its run edges
  * (bits of w ^ (w << 1)) without a branch per run, four at a time, so
- * that the loads of the bitmap do not wait on the coder; the coder lives
- * in locals. Entered with the run starting at *@s < bnd; on FAST_EDGE,
+ * that the loads of the bitmap do not wait on the coder. The buffer is
+ * small for the kernel stack. Entered with the run starting at
+ * *@s < bnd; on FAST_EDGE,
  * *@s is the next run to code (nothing of it coded yet), on FAST_CUT the
  * block went over budget, on FAST_DONE nothing dirty is left.
  */
@@ -448,8 +449,8 @@ static __always_inline int rle_fast(const struct lt_enc *e,
 	const u64 *bm = e->bm;
 	u32 base = st->blk << BLK_SHIFT, wend = st->bnd >> 6;
 	u64 limit = bw_bits(&st->snap.w) + st->budget;
-	struct lt_bw w = st->c.w;
-	struct lt_rice g = st->c.g, r = st->c.r;
+	struct lt_bw *w = &st->c.w;
+	struct lt_rice *g = &st->c.g, *r = &st->c.r;
 	u32 cs = *s, cpe = *pe, skip = st->first ? 0 : 1;
 	u32 sw = cs >> 6, nb = 0, i, j, off;
 	u16 buf[FAST_BUF];
@@ -492,7 +493,7 @@ static __always_inline int rle_fast(const struct lt_enc *e,
 		for (i = 0; i + 2 <= nb; i += 2) {
 			u32 rs = base + buf[i], re = base + buf[i + 1];
 
-			if (fast_run(&w, &g, &r, rs - cpe - skip, re - rs,
+			if (fast_run(w, g, r, rs - cpe - skip, re - rs,
 				     limit)) {
 				ret = FAST_CUT;
 				skip = 1;
@@ -514,9 +515,6 @@ static __always_inline int rle_fast(const struct lt_enc *e,
 			ret = FAST_DONE;
 	}
 out:
-	st->c.w = w;
-	st->c.g = g;
-	st->c.r = r;
 	st->first = !skip;
 	*s = cs;
 	*pe = cpe;
