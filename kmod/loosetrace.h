@@ -35,8 +35,13 @@
 #define LT_REKICK_NS		(1000 * NSEC_PER_USEC)
 /* Per-vCPU flush latencies kept for the median. */
 #define LT_LAT_SAMPLES		1024
-/* sync mode: one synchronous remote flush per this many pages (1 GiB). */
-#define LT_SYNC_CHUNK_PAGES	BIT(18)
+/*
+ * Default harvest chunk (1 GiB, QEMU's KVM_CLEAR_DIRTY_LOG size): mmu_lock
+ * is dropped between chunks; sync mode flushes after each one.
+ */
+#define LT_DEFAULT_CHUNK_PAGES	BIT(18)
+/* The smallest chunk: one dirty-bitmap word. */
+#define LT_MIN_CHUNK_PAGES	BITS_PER_LONG
 
 /* Unexported KVM functions, resolved at load (symbols.c). */
 struct lt_symbols {
@@ -109,6 +114,7 @@ struct lt_vm {
 	u32 trace_state;	/* enum loosetrace_trace_state */
 	u32 mode;		/* enum loosetrace_mode */
 	u32 deadline_us;
+	u32 chunk_pages;	/* harvest chunk, a multiple of 64 */
 	u64 saved_manual_protect;
 	struct lt_slot *slots;
 	u32 nr_slots;
@@ -132,7 +138,7 @@ u32 lt_vm_count(void);
 
 /* trace.c: dirty logging on the VM's memslots, taking the dirty bits */
 int lt_trace_start(struct lt_vm *vm, u32 mode, u32 deadline_us,
-		   struct netlink_ext_ack *extack);
+		   u32 chunk_pages, struct netlink_ext_ack *extack);
 void lt_trace_stop(struct lt_vm *vm, bool restore_slots);
 
 struct lt_harvest_slot {

@@ -44,6 +44,8 @@ static const struct nla_policy lt_trace_start_policy[LOOSETRACE_A_MAX + 1] = {
 							 LOOSETRACE_MODE_SYNC),
 	[LOOSETRACE_A_DEADLINE_US]	=
 		NLA_POLICY_FULL_RANGE(NLA_U32, &lt_deadline_range),
+	[LOOSETRACE_A_CHUNK_PAGES]	=
+		NLA_POLICY_MIN(NLA_U32, LT_MIN_CHUNK_PAGES),
 };
 
 static const struct nla_policy lt_harvest_policy[LOOSETRACE_A_MAX + 1] = {
@@ -247,6 +249,7 @@ static int lt_fill_vm(struct sk_buff *skb, struct lt_vm *vm, u32 portid,
 	    nla_put_u32(skb, LOOSETRACE_A_TRACE_STATE, vm->trace_state) ||
 	    nla_put_u32(skb, LOOSETRACE_A_MODE, vm->mode) ||
 	    nla_put_u32(skb, LOOSETRACE_A_DEADLINE_US, vm->deadline_us) ||
+	    nla_put_u32(skb, LOOSETRACE_A_CHUNK_PAGES, vm->chunk_pages) ||
 	    nla_put_u64_64bit(skb, LOOSETRACE_A_EPOCH, started,
 			      LOOSETRACE_A_PAD) ||
 	    nla_put_u64_64bit(skb, LOOSETRACE_A_EPOCH_DONE, done,
@@ -325,6 +328,7 @@ static int lt_vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 static int lt_trace_start_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	u32 mode = LOOSETRACE_MODE_LOOSE, deadline = LT_DEFAULT_DEADLINE_US;
+	u32 chunk = LT_DEFAULT_CHUNK_PAGES;
 	struct lt_vm *vm;
 	int ret;
 
@@ -333,13 +337,23 @@ static int lt_trace_start_doit(struct sk_buff *skb, struct genl_info *info)
 	if (info->attrs[LOOSETRACE_A_DEADLINE_US] &&
 	    nla_get_u32(info->attrs[LOOSETRACE_A_DEADLINE_US]))
 		deadline = nla_get_u32(info->attrs[LOOSETRACE_A_DEADLINE_US]);
+	if (info->attrs[LOOSETRACE_A_CHUNK_PAGES])
+		chunk = nla_get_u32(info->attrs[LOOSETRACE_A_CHUNK_PAGES]);
+	/* A chunk is whole dirty-bitmap words: the harvest takes words. */
+	if (chunk % LT_MIN_CHUNK_PAGES) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[LOOSETRACE_A_CHUNK_PAGES],
+				    "the chunk must be a multiple of 64 pages");
+		return -EINVAL;
+	}
 
 	vm = lt_vm_from_attrs(info->attrs, info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 	ret = lt_vm_lock_attached(vm, info->extack);
 	if (!ret) {
-		ret = lt_trace_start(vm, mode, deadline, info->extack);
+		ret = lt_trace_start(vm, mode, deadline, chunk,
+				     info->extack);
 		mutex_unlock(&vm->lock);
 	}
 	lt_vm_put(vm);

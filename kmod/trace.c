@@ -15,7 +15,8 @@
  * mmu_lock held for write, per 64-page word, atomically take the dirty
  * bits and call kvm_arch_mmu_enable_log_dirty_pt_masked() for them (it
  * write-protects the pages, huge pages at 2 MiB first). The flush is left
- * to the epoch (loose mode) or done synchronously per 1 GiB chunk (sync).
+ * to the epoch (loose mode) or done synchronously per chunk (sync; 1 GiB
+ * unless TRACE_START set LOOSETRACE_A_CHUNK_PAGES).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -133,7 +134,7 @@ static int lt_collect_slots(struct lt_vm *vm, struct lt_slot **out,
 }
 
 int lt_trace_start(struct lt_vm *vm, u32 mode, u32 deadline_us,
-		   struct netlink_ext_ack *extack)
+		   u32 chunk_pages, struct netlink_ext_ack *extack)
 {
 	struct kvm *kvm = vm->kvm;
 	struct lt_slot *slots;
@@ -185,6 +186,7 @@ int lt_trace_start(struct lt_vm *vm, u32 mode, u32 deadline_us,
 	vm->nr_slots = n;
 	vm->mode = mode;
 	vm->deadline_us = deadline_us;
+	vm->chunk_pages = chunk_pages;
 	vm->trace_state = LOOSETRACE_TRACE_ON;
 	spin_lock_bh(&vm->epoch.lock);
 	vm->stats.first_harvest_start_ns = 0;
@@ -223,7 +225,7 @@ void lt_trace_stop(struct lt_vm *vm, bool restore_slots)
 /*
  * Takes the dirty bits of pages [first, first + n) of @ms (offsets in the
  * slot) into @buf (bit 0 = page @first) and write-protects them, in
- * chunks of LT_SYNC_CHUNK_PAGES with mmu_lock dropped between chunks. In
+ * chunks of vm->chunk_pages with mmu_lock dropped between chunks. In
  * sync mode each chunk ends with KVM's synchronous remote flush, as one
  * KVM_CLEAR_DIRTY_LOG call of QEMU's would. Returns the pages taken.
  */
@@ -238,7 +240,7 @@ static u64 lt_take_bits(struct lt_vm *vm, struct kvm_memory_slot *ms,
 
 	for (off = round_down(first, BITS_PER_LONG); off < end;
 	     off = chunk_end) {
-		chunk_end = min(end, off + LT_SYNC_CHUNK_PAGES);
+		chunk_end = min(end, off + vm->chunk_pages);
 		took = false;
 		write_lock(&kvm->mmu_lock);
 		for (; off < chunk_end; off += BITS_PER_LONG) {

@@ -136,6 +136,46 @@ TEST_F(vm, ranges_and_slots)
 	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 3, 2000));
 }
 
+TEST_F(vm, small_chunks)
+{
+	uint64_t st[LOOSETRACE_STAT_MAX + 1];
+	struct ltnl_vm_info vi;
+	struct ltnl_harvest h;
+
+	/* The default chunk is reported as 1 GiB of pages. */
+	ASSERT_EQ(0, ltnl_vm_get(&self->nl, self->id, &vi));
+	EXPECT_EQ(1u << 18, vi.chunk_pages);
+	ASSERT_EQ(0, ltnl_trace_start_chunk(&self->nl, self->id, variant->mode,
+					    0, 64));
+	ASSERT_EQ(0, ltnl_vm_get(&self->nl, self->id, &vi));
+	EXPECT_EQ(64, vi.chunk_pages);
+
+	/* An unaligned range across chunk boundaries. */
+	ASSERT_EQ(0, ltnl_harvest(&self->nl, self->id, 30, 200, &h));
+	ASSERT_EQ(1, h.nr);
+	EXPECT_EQ(200, h.slots[0].dirty);
+	ltnl_harvest_free(&h);
+	ASSERT_EQ(0, ltnl_harvest(&self->nl, self->id, 0, 0, &h));
+	ASSERT_EQ(1, h.nr);
+	EXPECT_EQ(PAGES - 200, h.slots[0].dirty);
+	EXPECT_EQ(1, ltnl_harvest_test(&h, 29));
+	EXPECT_EQ(0, ltnl_harvest_test(&h, 30));
+	EXPECT_EQ(0, ltnl_harvest_test(&h, 229));
+	EXPECT_EQ(1, ltnl_harvest_test(&h, 230));
+	EXPECT_EQ(1, ltnl_harvest_test(&h, PAGES - 1));
+	ltnl_harvest_free(&h);
+	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 2, 2000));
+
+	/*
+	 * Sync mode flushes once per chunk that took bits: words 0-3 for
+	 * the range, then every chunk of the whole slot but none of the
+	 * range's fully taken words (1 and 2).
+	 */
+	ASSERT_EQ(0, ltnl_stats(&self->nl, self->id, st));
+	EXPECT_EQ(variant->mode == LOOSETRACE_MODE_SYNC ?
+		  4 + PAGES / 64 - 2 : 0, st[LOOSETRACE_STAT_SYNC_FLUSHES]);
+}
+
 TEST_F(vm, detach_while_tracing)
 {
 	struct ltnl_vm_info vi;

@@ -31,6 +31,7 @@ FIXTURE(guest) {
 FIXTURE_VARIANT(guest) {
 	uint32_t mode;
 	int npt;
+	uint32_t chunk_pages;	/* 0: the module's default */
 };
 
 FIXTURE_VARIANT_ADD(guest, loose_tdp) {
@@ -39,6 +40,11 @@ FIXTURE_VARIANT_ADD(guest, loose_tdp) {
 
 FIXTURE_VARIANT_ADD(guest, sync_tdp) {
 	.mode = LOOSETRACE_MODE_SYNC, .npt = 1,
+};
+
+/* One bitmap word per chunk: a flush and an mmu_lock drop per word. */
+FIXTURE_VARIANT_ADD(guest, sync_tdp_chunk64) {
+	.mode = LOOSETRACE_MODE_SYNC, .npt = 1, .chunk_pages = 64,
 };
 
 FIXTURE_VARIANT_ADD(guest, loose_shadow) {
@@ -96,7 +102,8 @@ TEST_F_TIMEOUT(guest, zero_missed, 400)
 	int i;
 
 	ASSERT_EQ(0, round_init(&c, self->vm, &self->nl, self->id));
-	ASSERT_EQ(0, ltnl_trace_start(&self->nl, self->id, variant->mode, 0))
+	ASSERT_EQ(0, ltnl_trace_start_chunk(&self->nl, self->id, variant->mode,
+					    0, variant->chunk_pages))
 		TH_LOG("%s", self->nl.err);
 	writes0 = vmm_total_writes(self->vm);
 	for (i = 0; i < ROUNDS; i++) {

@@ -242,6 +242,15 @@ TEST(malformed_attributes)
 				LOOSETRACE_A_VM_ID, LTNL_U32, id,
 				LOOSETRACE_A_DEADLINE_US, LTNL_U32, 100000000));
 	ASSERT_EXTACK(&nl);
+	/* A chunk smaller than one bitmap word, and one of partial words. */
+	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
+				LOOSETRACE_A_VM_ID, LTNL_U32, id,
+				LOOSETRACE_A_CHUNK_PAGES, LTNL_U32, 32));
+	ASSERT_EXTACK(&nl);
+	EXPECT_EQ(-EINVAL, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
+				LOOSETRACE_A_VM_ID, LTNL_U32, id,
+				LOOSETRACE_A_CHUNK_PAGES, LTNL_U32, 100));
+	ASSERT_EXTACK(&nl);
 	/* An attribute the command does not know. */
 	EXPECT_EQ(-EINVAL, raw2(&nl, LOOSETRACE_CMD_DETACH,
 				LOOSETRACE_A_VM_ID, LTNL_U32, id,

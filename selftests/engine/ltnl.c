@@ -244,13 +244,21 @@ int ltnl_detach(struct ltnl *nl, uint32_t id)
 int ltnl_trace_start(struct ltnl *nl, uint32_t id, uint32_t mode,
 		     uint32_t deadline_us)
 {
+	return ltnl_trace_start_chunk(nl, id, mode, deadline_us, 0);
+}
+
+int ltnl_trace_start_chunk(struct ltnl *nl, uint32_t id, uint32_t mode,
+			   uint32_t deadline_us, uint32_t chunk_pages)
+{
 	struct ltnl_attr a[] = {
 		{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
 		{ LOOSETRACE_A_MODE, LTNL_U32, mode },
 		{ LOOSETRACE_A_DEADLINE_US, LTNL_U32, deadline_us },
+		{ LOOSETRACE_A_CHUNK_PAGES, LTNL_U32, chunk_pages },
 	};
 
-	return ltnl_raw(nl, LOOSETRACE_CMD_TRACE_START, a, 3);
+	/* No chunk attribute at all means the module's default. */
+	return ltnl_raw(nl, LOOSETRACE_CMD_TRACE_START, a, chunk_pages ? 4 : 3);
 }
 
 int ltnl_trace_stop(struct ltnl *nl, uint32_t id)
@@ -359,6 +367,7 @@ static void parse_vm(struct ltnl_req *r, struct nlattr **tb,
 	vi->trace_state = get_u(tb[LOOSETRACE_A_TRACE_STATE]);
 	vi->mode = get_u(tb[LOOSETRACE_A_MODE]);
 	vi->deadline_us = get_u(tb[LOOSETRACE_A_DEADLINE_US]);
+	vi->chunk_pages = get_u(tb[LOOSETRACE_A_CHUNK_PAGES]);
 	vi->pending = get_u(tb[LOOSETRACE_A_VCPUS_PENDING]);
 	vi->epoch = get_u(tb[LOOSETRACE_A_EPOCH]);
 	vi->epoch_done = get_u(tb[LOOSETRACE_A_EPOCH_DONE]);

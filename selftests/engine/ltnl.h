@@ -52,6 +52,7 @@ struct ltnl_harvest {
 
 struct ltnl_vm_info {
 	uint32_t id, pid, vcpus, trace_state, mode, deadline_us, pending;
+	uint32_t chunk_pages;
 	uint64_t epoch, epoch_done;
 	unsigned int nr_slots;
 	struct {
@@ -70,6 +71,9 @@ int ltnl_attach(struct ltnl *nl, int fd, uint32_t *id);
 int ltnl_detach(struct ltnl *nl, uint32_t id);
 int ltnl_trace_start(struct ltnl *nl, uint32_t id, uint32_t mode,
 		     uint32_t deadline_us);
+/* chunk_pages 0: leave LOOSETRACE_A_CHUNK_PAGES out (the default). */
+int ltnl_trace_start_chunk(struct ltnl *nl, uint32_t id, uint32_t mode,
+			   uint32_t deadline_us, uint32_t chunk_pages);
 int ltnl_trace_stop(struct ltnl *nl, uint32_t id);
 int ltnl_epoch_get(struct ltnl *nl, uint32_t id, uint64_t *started,
 		   uint64_t *done, uint32_t *pending);

@@ -75,8 +75,8 @@
  *	%LOOSETRACE_A_MEMSLOT nest per memslot.
  * @LOOSETRACE_CMD_TRACE_START: request %LOOSETRACE_A_VM_ID and optional
  *	%LOOSETRACE_A_MODE (default loose),
- *	%LOOSETRACE_A_DEADLINE_US (per-vCPU flush deadline before a kick).
- *	Admin.
+ *	%LOOSETRACE_A_DEADLINE_US (per-vCPU flush deadline before a kick),
+ *	%LOOSETRACE_A_CHUNK_PAGES (harvest chunk). Admin.
  * @LOOSETRACE_CMD_TRACE_STOP: request %LOOSETRACE_A_VM_ID. Admin.
  * @LOOSETRACE_CMD_HARVEST: dump. Request %LOOSETRACE_A_VM_ID, optional
  *	%LOOSETRACE_A_GFN_START and %LOOSETRACE_A_GFN_COUNT. Each reply
@@ -149,6 +149,10 @@ enum loosetrace_cmd {
  * @LOOSETRACE_A_BITMAP_DATA: binary, part of a compacted bitmap
  * @LOOSETRACE_A_STATS: nest, enum loosetrace_stat
  * @LOOSETRACE_A_DETACH_REASON: u32, enum loosetrace_detach_reason
+ * @LOOSETRACE_A_CHUNK_PAGES: u32, pages a harvest write-protects per
+ *	chunk (mmu_lock is dropped between chunks; sync mode flushes after
+ *	each); a multiple of 64, at least 64; absent: 262144 (1 GiB, the
+ *	chunk QEMU clears per KVM_CLEAR_DIRTY_LOG)
  */
 enum loosetrace_attr {
 	LOOSETRACE_A_UNSPEC,
@@ -177,6 +181,7 @@ enum loosetrace_attr {
 	LOOSETRACE_A_BITMAP_DATA,
 	LOOSETRACE_A_STATS,
 	LOOSETRACE_A_DETACH_REASON,
+	LOOSETRACE_A_CHUNK_PAGES,
 
 	__LOOSETRACE_A_MAX,
 	LOOSETRACE_A_MAX = __LOOSETRACE_A_MAX - 1
