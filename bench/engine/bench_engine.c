@@ -8,9 +8,21 @@
  * trace install time (first harvest to traces installed on every vCPU),
  * the exits and remote TLB flushes KVM counted during the install, the
  * guest's write rate while harvesting every ROUND_MS relative to the
- * untraced rate, and the mean harvest time. Prints a table; no pass/fail.
+ * untraced rate, and the mean harvest time.
+ *
+ * Sync mode and stock KVM flush every vCPU synchronously once per chunk
+ * they write-protect, and QEMU clears 1 GiB per call: a 1 TiB guest pays
+ * 1024 such VM-wide stops per harvest, a guest the emulator can carry
+ * only one. So every variant runs twice: with 1 GiB chunks (one chunk
+ * here), and with chunks of BIG_CHUNK_PAGES, which gives this guest as
+ * many chunks as a guest of that many GiB has (the same chunk is used by
+ * sync mode, by loose mode for its mmu_lock hold times, and by the
+ * KVM_CLEAR_DIRTY_LOG calls of the stock path). Each variant runs REPS
+ * times, interleaved, and the medians are printed. Prints tables; no
+ * pass/fail.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,24 +37,37 @@
 #define MEM_MB		16
 #define MEASURE_MS	2000
 #define ROUND_MS	100
+#define REPS		5
+#define GIB_PAGES	(1u << 18)
+/* 64 chunks of one bitmap word: a 16 MiB guest cut like a 64 GiB one. */
+#define BIG_CHUNK_PAGES	64
+#define NR_CHUNKS	2
+#define NR_VARIANTS	3
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const uint32_t chunk_pages[NR_CHUNKS] = { GIB_PAGES, BIG_CHUNK_PAGES };
+static const char *const variant_name[NR_VARIANTS] = {
+	"loose", "sync", "stock-kvm",
+};
 
 struct result {
 	const char *name;
 	double issue_ms;	/* first harvest until it returned */
 	double install_ms;	/* until traces are installed on every vCPU */
-	uint64_t exits, irq_exits, remote_flush, remote_flush_req, tlb_flush;
-	uint64_t install_kicks, kicks;
-	uint64_t run_rflush, run_irq_exits;	/* during the rounds */
+	/* Counts are doubles too: the tables print medians of them. */
+	double exits, irq_exits, remote_flush, remote_flush_req, tlb_flush;
+	double install_kicks, kicks;
+	double run_rflush, run_irq_exits;	/* during the rounds */
 	double untraced;	/* write rate just before this variant */
 	double rate;		/* guest page writes per second */
 	double harvest_ms;	/* mean over the rounds */
-	unsigned int rounds;
+	double rounds;
 };
 
 static struct vmm *vm;
 
 static const char row_fmt[] =
-	"%-9s %8.3f %10.3f %6lu %8lu %6lu %9lu %6lu | %6u %8.3f %9lu %8lu %5.1f%% %6lu\n";
+	"%-9s %8.3f %10.3f %6lu %8lu %6lu %9lu %6lu | %6.0f %8.3f %9lu %8lu %5.1f%% %6lu\n";
 
 static uint64_t now_ns(void)
 {
@@ -101,7 +126,7 @@ static void counters_delta(struct result *r, const struct counters *a,
 
 /* Guest writes per second over MEASURE_MS, calling @round every ROUND_MS. */
 static double measure(void (*round)(void *), void *arg, double *round_ms,
-		      unsigned int *rounds)
+		      double *rounds)
 {
 	uint64_t t0 = now_ns(), w0 = vmm_total_writes(vm), t, spent = 0;
 	unsigned int n = 0;
@@ -147,7 +172,7 @@ static void lt_round(void *arg)
 	ltnl_harvest_free(&h);
 }
 
-static void run_loosetrace(struct result *r, uint32_t mode)
+static void run_loosetrace(struct result *r, uint32_t mode, uint32_t chunk)
 {
 	uint64_t st[LOOSETRACE_STAT_MAX + 1];
 	struct counters a, b;
@@ -162,7 +187,7 @@ static void run_loosetrace(struct result *r, uint32_t mode)
 	ret = ltnl_attach(&nl, vmm_vm_fd(vm), &c.id);
 	if (ret)
 		die("ATTACH", ret);
-	ret = ltnl_trace_start(&nl, c.id, mode, 0);
+	ret = ltnl_trace_start_chunk(&nl, c.id, mode, 0, chunk);
 	if (ret)
 		die("TRACE_START", ret);
 
@@ -192,23 +217,31 @@ static void run_loosetrace(struct result *r, uint32_t mode)
 struct kvm_ctx {
 	int vm_fd;
 	uint64_t pages;
-	void *bitmap;
+	uint32_t chunk;
+	uint8_t *bitmap;
 };
 
-/* The stock path: get the log, clear what it showed (one 1 GiB chunk). */
+/*
+ * The stock path: get the log, then clear what it showed one chunk per
+ * KVM_CLEAR_DIRTY_LOG call, as QEMU does with 1 GiB chunks.
+ */
 static void kvm_round(void *arg)
 {
 	struct kvm_ctx *c = arg;
 	struct kvm_dirty_log get = { .slot = 0, .dirty_bitmap = c->bitmap };
-	struct kvm_clear_dirty_log clr = {
-		.slot = 0, .first_page = 0, .num_pages = c->pages,
-		.dirty_bitmap = c->bitmap,
-	};
+	struct kvm_clear_dirty_log clr = { .slot = 0 };
+	uint64_t off;
 
 	if (ioctl(c->vm_fd, KVM_GET_DIRTY_LOG, &get))
 		die("KVM_GET_DIRTY_LOG", -errno);
-	if (ioctl(c->vm_fd, KVM_CLEAR_DIRTY_LOG, &clr))
-		die("KVM_CLEAR_DIRTY_LOG", -errno);
+	for (off = 0; off < c->pages; off += c->chunk) {
+		clr.first_page = off;
+		clr.num_pages = c->pages - off < c->chunk ? c->pages - off :
+							    c->chunk;
+		clr.dirty_bitmap = c->bitmap + off / 8;
+		if (ioctl(c->vm_fd, KVM_CLEAR_DIRTY_LOG, &clr))
+			die("KVM_CLEAR_DIRTY_LOG", -errno);
+	}
 }
 
 static void set_logging(struct kvm_ctx *c, int on)
@@ -225,7 +258,7 @@ static void set_logging(struct kvm_ctx *c, int on)
 		die("KVM_SET_USER_MEMORY_REGION", -errno);
 }
 
-static void run_stock(struct result *r)
+static void run_stock(struct result *r, uint32_t chunk)
 {
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
@@ -238,6 +271,7 @@ static void run_stock(struct result *r)
 
 	c.vm_fd = vmm_vm_fd(vm);
 	c.pages = vmm_mem_bytes(vm) / 4096;
+	c.chunk = chunk;
 	c.bitmap = calloc(1, c.pages / 8 + 8);
 	if (ioctl(c.vm_fd, KVM_ENABLE_CAP, &cap))
 		die("KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2", -errno);
@@ -263,19 +297,118 @@ static void run_stock(struct result *r)
 	free(c.bitmap);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Every field the median of the REPS runs, each field on its own. */
+static void median_of(struct result *m, const struct result *runs)
+{
+	static const size_t fields[] = {
+		offsetof(struct result, issue_ms),
+		offsetof(struct result, install_ms),
+		offsetof(struct result, exits),
+		offsetof(struct result, irq_exits),
+		offsetof(struct result, remote_flush),
+		offsetof(struct result, remote_flush_req),
+		offsetof(struct result, tlb_flush),
+		offsetof(struct result, install_kicks),
+		offsetof(struct result, kicks),
+		offsetof(struct result, run_rflush),
+		offsetof(struct result, run_irq_exits),
+		offsetof(struct result, harvest_ms),
+		offsetof(struct result, rounds),
+	};
+	double v[REPS];
+	unsigned int i, f;
+
+	for (f = 0; f < ARRAY_SIZE(fields); f++) {
+		for (i = 0; i < REPS; i++)
+			v[i] = *(const double *)((const char *)&runs[i] +
+						 fields[f]);
+		*(double *)((char *)m + fields[f]) = median(v, REPS);
+	}
+	/* The rate relative to the untraced rate measured just before. */
+	for (i = 0; i < REPS; i++)
+		v[i] = runs[i].rate / runs[i].untraced;
+	m->rate = median(v, REPS);
+	m->untraced = 1;
+}
+
+static void run_variant(struct result *r, int variant, uint32_t chunk)
+{
+	r->name = variant_name[variant];
+	r->untraced = measure(NULL, NULL, NULL, NULL);
+	if (variant == 2)
+		run_stock(r, chunk);
+	else
+		run_loosetrace(r, variant ? LOOSETRACE_MODE_SYNC :
+			       LOOSETRACE_MODE_LOOSE, chunk);
+}
+
+static void print_table(const struct result *res, uint32_t chunk)
+{
+	uint64_t pages = (uint64_t)MEM_MB << 8;
+	uint64_t chunks = (pages + chunk - 1) / chunk;
+	int i;
+
+	if (chunk >= pages)
+		printf("\n%u MiB guest cleared in 1 GiB chunks: %lu chunk\n",
+		       MEM_MB, (unsigned long)chunks);
+	else
+		printf("\nmodel of a %lu GiB guest in 1 GiB chunks: %u MiB in %u-page chunks\n",
+		       (unsigned long)chunks, MEM_MB, chunk);
+	printf("%-9s %8s %10s %6s %8s %6s %9s %6s | %6s %8s %9s %8s %6s %6s\n",
+	       "variant", "issue_ms", "install_ms", "exits", "irq_exit",
+	       "rflush", "rflush_rq", "kicks", "rounds", "round_ms",
+	       "rflush_rq", "irq_exit", "rate", "kicks");
+	for (i = 0; i < NR_VARIANTS; i++)
+		printf(row_fmt, res[i].name, res[i].issue_ms, res[i].install_ms,
+		       (unsigned long)res[i].exits,
+		       (unsigned long)res[i].irq_exits,
+		       (unsigned long)res[i].remote_flush,
+		       (unsigned long)res[i].remote_flush_req,
+		       (unsigned long)res[i].install_kicks,
+		       res[i].rounds, res[i].harvest_ms,
+		       (unsigned long)res[i].run_rflush,
+		       (unsigned long)res[i].run_irq_exits,
+		       100.0 * res[i].rate, (unsigned long)res[i].kicks);
+	printf("install time ratio (traces on every vCPU): sync/loose %.2fx, stock/loose %.2fx\n",
+	       res[1].install_ms / res[0].install_ms,
+	       res[2].install_ms / res[0].install_ms);
+	printf("issue time ratio (installing thread busy):  sync/loose %.2fx, stock/loose %.2fx\n",
+	       res[1].issue_ms / res[0].issue_ms,
+	       res[2].issue_ms / res[0].issue_ms);
+	printf("install, loose / sync / stock: remote flush requests %lu / %lu / %lu, ",
+	       (unsigned long)res[0].remote_flush_req,
+	       (unsigned long)res[1].remote_flush_req,
+	       (unsigned long)res[2].remote_flush_req);
+	printf("IPI-caused exits (irq_exit) %lu / %lu / %lu\n",
+	       (unsigned long)res[0].irq_exits,
+	       (unsigned long)res[1].irq_exits,
+	       (unsigned long)res[2].irq_exits);
+}
+
 int main(void)
 {
 	struct vmm_config cfg = { .nr_vcpus = 2, .mem_bytes = MEM_MB << 20 };
-	struct result res[3] = {
-		{ .name = "loose" }, { .name = "sync" }, { .name = "stock-kvm" },
-	};
-	struct result first[3];
+	static struct result runs[NR_CHUNKS][NR_VARIANTS][REPS];
+	struct result med[NR_CHUNKS][NR_VARIANTS], first[NR_VARIANTS];
 	struct ltg_vcpu_cfg wl;
-	double untraced;
+	double untraced = 0;
 	char err[256];
-	int i, ret, pass;
+	int i, k, ret, rep;
 
-	/* Progress on stderr; the table on stdout, line by line. */
+	/* Progress on stderr; the tables on stdout, line by line. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (access("/dev/kvm", R_OK | W_OK)) {
 		fprintf(stderr, "bench: no /dev/kvm\n");
@@ -303,64 +436,55 @@ int main(void)
 	 * the mappings that stopping the previous trace collapsed, so every
 	 * variant's first harvest meets the same mappings. Its rate is
 	 * compared with the untraced rate just before it. The VM's very
-	 * first trace pays one-time costs whatever its variant, so every
-	 * variant runs twice and the second pass is the one reported.
+	 * first traces pay one-time costs whatever their variant: one
+	 * unreported pass first. Then REPS rounds of every chunk size and
+	 * variant, interleaved so that drift in the machine's load spreads
+	 * over all of them.
 	 */
-	for (pass = 0; pass < 2; pass++) {
-		untraced = 0;
-		for (i = 0; i < 3; i++) {
-			struct result *r = &res[i];
-
-			if (!pass)
-				r = &first[i];
-			r->name = res[i].name;
-			fprintf(stderr, "bench: pass %d: untraced, then %s\n",
-				pass + 1, r->name);
-			r->untraced = measure(NULL, NULL, NULL, NULL);
-			untraced += r->untraced / 3;
-			if (i == 2)
-				run_stock(r);
-			else
-				run_loosetrace(r, i ? LOOSETRACE_MODE_SYNC :
-					       LOOSETRACE_MODE_LOOSE);
+	for (i = 0; i < NR_VARIANTS; i++) {
+		fprintf(stderr, "bench: warm pass: %s\n", variant_name[i]);
+		run_variant(&first[i], i, GIB_PAGES);
+	}
+	for (rep = 0; rep < REPS; rep++) {
+		for (k = 0; k < NR_CHUNKS; k++) {
+			for (i = 0; i < NR_VARIANTS; i++) {
+				fprintf(stderr, "bench: run %d/%d: %s, %u-page chunks\n",
+					rep + 1, REPS, variant_name[i],
+					chunk_pages[k]);
+				run_variant(&runs[k][i][rep], i,
+					    chunk_pages[k]);
+				untraced += runs[k][i][rep].untraced;
+			}
 		}
 	}
+	untraced /= REPS * NR_CHUNKS * NR_VARIANTS;
+	for (k = 0; k < NR_CHUNKS; k++)
+		for (i = 0; i < NR_VARIANTS; i++) {
+			median_of(&med[k][i], runs[k][i]);
+			med[k][i].name = variant_name[i];
+		}
 
 	printf("\nTrace engine benchmark: %u vCPUs, %u MiB, sequential writes,",
 	       vmm_nr_vcpus(vm), MEM_MB);
-	printf(" harvest every %u ms for %u ms\n", ROUND_MS, MEASURE_MS);
-	printf("untraced guest write rate: %.0f pages/s\n\n", untraced);
-	printf("%-9s %8s %10s %6s %8s %6s %9s %6s | %6s %8s %9s %8s %6s %6s\n",
-	       "variant", "issue_ms", "install_ms", "exits", "irq_exit",
-	       "rflush", "rflush_rq", "kicks", "rounds", "round_ms",
-	       "rflush_rq", "irq_exit", "rate", "kicks");
-	for (i = 0; i < 3; i++)
-		printf(row_fmt, res[i].name, res[i].issue_ms, res[i].install_ms,
-		       (unsigned long)res[i].exits,
-		       (unsigned long)res[i].irq_exits,
-		       (unsigned long)res[i].remote_flush,
-		       (unsigned long)res[i].remote_flush_req,
-		       (unsigned long)res[i].install_kicks,
-		       res[i].rounds, res[i].harvest_ms,
-		       (unsigned long)res[i].run_rflush,
-		       (unsigned long)res[i].run_irq_exits,
-		       100.0 * res[i].rate / res[i].untraced,
-		       (unsigned long)res[i].kicks);
-	printf("first pass (the VM's first traces, in this order): install %.3f / %.3f / %.3f ms\n",
+	printf(" harvest every %u ms for %u ms; medians of %u runs\n",
+	       ROUND_MS, MEASURE_MS, REPS);
+	printf("untraced guest write rate: %.0f pages/s\n", untraced);
+	printf("Absolute times in the emulator (nested KVM under TCG) mean little:\n");
+	printf("compare the variants of one table, the ratios and the counts.\n");
+	for (k = 0; k < NR_CHUNKS; k++)
+		print_table(med[k], chunk_pages[k]);
+	printf("\nwarm pass (the VM's first traces, 1 GiB chunks, not in the tables):");
+	printf(" install %.3f / %.3f / %.3f ms\n",
 	       first[0].install_ms, first[1].install_ms, first[2].install_ms);
-	printf("\nissue time ratio (installing thread busy): sync/loose %.2fx, stock/loose %.2fx\n",
-	       res[1].issue_ms / res[0].issue_ms,
-	       res[2].issue_ms / res[0].issue_ms);
-	printf("install time ratio (traces on every vCPU): sync/loose %.2fx, stock/loose %.2fx\n",
-	       res[1].install_ms / res[0].install_ms,
-	       res[2].install_ms / res[0].install_ms);
 	printf("left of |: the trace install (first harvest); right: the %u ms of rounds.\n",
 	       MEASURE_MS);
 	printf("issue: first harvest call; install: until its epoch completed (loose waits\n");
-	printf("for each vCPU's own exit, or kicks it after the deadline). Counts are KVM's,\n");
-	printf("around the first harvest; round_ms: harvest + epoch wait per round; rate: guest\n");
-	printf("write rate while tracing relative to untraced (every write after a harvest\n");
-	printf("faults once: write-protect tracing's own cost, the same in every variant).\n");
+	printf("for each vCPU's own exit, or kicks it after the deadline). Counts are KVM's\n");
+	printf("stats (rflush_rq: remote flush requests; irq_exit: exits caused by interrupts,\n");
+	printf("the flush IPIs among them), around the first harvest; round_ms: harvest +\n");
+	printf("epoch wait per round; rate: guest write rate while tracing relative to\n");
+	printf("untraced (every write after a harvest faults once: write-protect tracing's\n");
+	printf("own cost, the same in every variant).\n");
 	vmm_destroy(vm);
 	return 0;
 }
