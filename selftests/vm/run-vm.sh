@@ -17,6 +17,8 @@
 #   VM_TIMEOUT   seconds before QEMU is killed (default: 300 for boot, plus
 #                each program's timeout and 25 s, at most 1800)
 #   VM_VERBOSE   1: kernel messages on the console too
+#   VM_HEARTBEAT_TIMEOUT  seconds without a heartbeat from the VM's user
+#                space before it counts as wedged (default 180)
 #   VM_SUITES, VM_EXTRA_BIN: see mkinitramfs.sh
 set -euo pipefail
 
@@ -38,7 +40,8 @@ cleanup() {
 	if [ -n "${qemu:-}" ]; then
 		kill -9 "$qemu" 2> /dev/null || true
 	fi
-	rm -f "$initrd" "$initrd.seconds" "$monitor.in" "$monitor.out"
+	rm -f "$initrd" "$initrd.seconds" "$monitor.in" "$monitor.out" \
+		"$monitor.heartbeat"
 }
 trap cleanup EXIT
 trap 'exit 129' HUP PIPE
@@ -72,20 +75,39 @@ cmdline="$cmdline loglevel=$loglevel rdinit=/init"
 # kernel printed last is what matters.
 mkfifo "$monitor.in" "$monitor.out"
 exec 3<> "$monitor.in" 4<> "$monitor.out"
+# The init writes a heartbeat to the second serial port every 10 s
+# (ttyS1). When it stops for VM_HEARTBEAT_TIMEOUT seconds the kernel no
+# longer runs user space: a wedged kernel costs minutes, not VM_TIMEOUT.
+: > "$monitor.heartbeat"
+heartbeat_timeout=${VM_HEARTBEAT_TIMEOUT:-180}
 
 qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_SMP:-2}" \
-	-m "${VM_MEM:-2048}" -nographic -no-reboot -nic none \
+	-m "${VM_MEM:-2048}" -display none -no-reboot -nic none \
+	-serial stdio -serial "file:$monitor.heartbeat" \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	-chardev "pipe,id=monitor,path=$monitor" -mon chardev=monitor \
 	< /dev/null > >(sed -u 's/\r//g') 2>&1 &
 qemu=$!
 
 deadline=$((SECONDS + vm_timeout))
+# Until the first heartbeat: boot, at most 300 s.
+beat_size=0 beat_deadline=$((SECONDS + 300))
 status=0
 while kill -0 "$qemu" 2> /dev/null; do
+	size=$(stat -c %s "$monitor.heartbeat")
+	if [ "$size" != "$beat_size" ]; then
+		beat_size=$size
+		beat_deadline=$((SECONDS + heartbeat_timeout))
+	fi
+	why=
 	if [ "$SECONDS" -ge "$deadline" ]; then
+		why="still running after $vm_timeout s"
+	elif [ "$SECONDS" -ge "$beat_deadline" ]; then
+		why="wedged: no heartbeat from its user space for $heartbeat_timeout s"
+	fi
+	if [ -n "$why" ]; then
 		status=124
-		echo "run-vm.sh: the VM is still running after $vm_timeout s: NMI for backtraces, then kill"
+		echo "run-vm.sh: the VM is $why: NMI for backtraces, then kill"
 		echo nmi >&3
 		for _ in $(seq 30); do
 			kill -0 "$qemu" 2> /dev/null || break
