@@ -43,8 +43,9 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc,selftests,lib/modules/kvm,lib/loosetrace}
 cp "$busybox" "$root/bin/busybox"
 cp "$TOP/selftests/vm/init" "$root/init"
-cp "$TOP/selftests/vm/kvm-amd-reload" "$root/bin/"
-chmod 755 "$root/init" "$root/bin/kvm-amd-reload"
+cp "$TOP/selftests/vm/kvm-amd-reload" "$TOP/selftests/vm/resident-vm" \
+	"$root/bin/"
+chmod 755 "$root/init" "$root/bin/kvm-amd-reload" "$root/bin/resident-vm"
 
 # The module file of a name, as installed (.ko, or compressed).
 find_module() {
