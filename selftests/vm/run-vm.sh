@@ -14,6 +14,7 @@
 #   BUILD        build directory (default: <top>/build)
 #   VM_MEM       guest memory in MiB (default 2048)
 #   VM_SMP       guest CPUs (default 2)
+#   VM_TCG_THREAD  single (default) or multi: TCG threads for the vCPUs
 #   VM_TIMEOUT   seconds before QEMU is killed (default: 300 for boot, plus
 #                each program's timeout and 25 s, at most 1800)
 #   VM_VERBOSE   1: kernel messages on the console too
@@ -81,7 +82,13 @@ exec 3<> "$monitor.in" 4<> "$monitor.out"
 : > "$monitor.heartbeat"
 heartbeat_timeout=${VM_HEARTBEAT_TIMEOUT:-180}
 
-qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_SMP:-2}" \
+# One TCG thread runs both vCPUs in turn (thread=single): with a host
+# thread per vCPU the emulator wedges the test kernel now and then while
+# one CPU patches a jump label another is executing (asm_exc_int3 in
+# __schedule or finish_task_switch, no loosetrace frame).
+# VM_TCG_THREAD=multi brings that mode back.
+qemu-system-x86_64 -accel "tcg,thread=${VM_TCG_THREAD:-single}" -cpu max \
+	-smp "${VM_SMP:-2}" \
 	-m "${VM_MEM:-2048}" -display none -no-reboot -nic none \
 	-serial stdio -serial "file:$monitor.heartbeat" \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
