@@ -155,13 +155,12 @@ static struct nl_msg *req_new(struct ipc *ipc, uint8_t cmd, int flags)
 }
 
 /*
- * Sends @msg (consumed) and receives until its ack, NLMSG_DONE or error.
- * Replies go to @parse. Returns 0 or -errno.
+ * Sends @msg (consumed) and receives until its ack, NLMSG_DONE or error;
+ * each reply goes to @handler. Returns 0 or -errno.
  */
-static int req_run(struct ipc *ipc, struct nl_msg *msg,
-		   int (*parse)(struct nlattr **tb, void *arg), void *arg)
+static int req_exchange(struct ipc *ipc, struct nl_msg *msg, struct req *r,
+			nl_recvmsg_msg_cb_t handler, void *harg)
 {
-	struct req r = { .ipc = ipc, .parse = parse, .arg = arg };
 	struct nl_cb *cb;
 	int err;
 
@@ -171,10 +170,10 @@ static int req_run(struct ipc *ipc, struct nl_msg *msg,
 		nlmsg_free(msg);
 		return -ENOMEM;
 	}
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, &r);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &r);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, &r);
-	nl_cb_err(cb, NL_CB_CUSTOM, on_error, &r);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, handler, harg);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, r);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, r);
+	nl_cb_err(cb, NL_CB_CUSTOM, on_error, r);
 
 	err = nl_send_auto(ipc->sk, msg);
 	nlmsg_free(msg);
@@ -182,10 +181,10 @@ static int req_run(struct ipc *ipc, struct nl_msg *msg,
 		nl_cb_put(cb);
 		return nle_to_errno(err);
 	}
-	while (!r.done) {
+	while (!r->done) {
 		err = nl_recvmsgs(ipc->sk, cb);
-		if (err < 0 && !r.done) {
-			r.err = nle_to_errno(err);
+		if (err < 0 && !r->done) {
+			r->err = nle_to_errno(err);
 			/* libnl's own word for what went wrong */
 			if (!ipc->err_msg[0])
 				snprintf(ipc->err_msg, sizeof(ipc->err_msg),
@@ -194,7 +193,19 @@ static int req_run(struct ipc *ipc, struct nl_msg *msg,
 		}
 	}
 	nl_cb_put(cb);
-	return r.err;
+	return r->err;
+}
+
+/*
+ * Sends @msg (consumed) and receives until its ack, NLMSG_DONE or error.
+ * Replies go to @parse. Returns 0 or -errno.
+ */
+static int req_run(struct ipc *ipc, struct nl_msg *msg,
+		   int (*parse)(struct nlattr **tb, void *arg), void *arg)
+{
+	struct req r = { .ipc = ipc, .parse = parse, .arg = arg };
+
+	return req_exchange(ipc, msg, &r, on_valid, &r);
 }
 
 int ipc_open(struct ipc *ipc)
@@ -400,38 +411,8 @@ static int req_run_raw(struct ipc *ipc, struct nl_msg *msg,
 		       nl_recvmsg_msg_cb_t handler, void *arg)
 {
 	struct req r = { .ipc = ipc };
-	struct nl_cb *cb;
-	int err;
 
-	ipc->err_msg[0] = '\0';
-	cb = nl_cb_alloc(NL_CB_DEFAULT);
-	if (!cb) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, handler, arg);
-	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, &r);
-	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, &r);
-	nl_cb_err(cb, NL_CB_CUSTOM, on_error, &r);
-	err = nl_send_auto(ipc->sk, msg);
-	nlmsg_free(msg);
-	if (err < 0) {
-		nl_cb_put(cb);
-		return nle_to_errno(err);
-	}
-	while (!r.done) {
-		err = nl_recvmsgs(ipc->sk, cb);
-		if (err < 0 && !r.done) {
-			r.err = nle_to_errno(err);
-			/* libnl's own word for what went wrong */
-			if (!ipc->err_msg[0])
-				snprintf(ipc->err_msg, sizeof(ipc->err_msg),
-					 "netlink: %s", nl_geterror(err));
-			break;
-		}
-	}
-	nl_cb_put(cb);
-	return r.err;
+	return req_exchange(ipc, msg, &r, handler, arg);
 }
 
 int ipc_vm_get(struct ipc *ipc, uint32_t vm_id, struct ipc_vm *vm)
