@@ -482,8 +482,22 @@ out:
 	return NULL;
 }
 
+/* Frees the destination for the next source as soon as one is done. */
+static void incoming_ended(void *arg, int err)
+{
+	pthread_mutex_lock(&g.lock);
+	/* one migration in: after a success there is nothing to receive */
+	if (!err) {
+		g.migrations_in++;
+		g.incoming_vmm = NULL;
+	}
+	g.incoming_busy = 0;
+	pthread_mutex_unlock(&g.lock);
+}
+
 static void *peer_thread(void *arg)
 {
+	const struct dest_hooks hooks = { .ended = incoming_ended };
 	int fd = (int)(intptr_t)arg, busy, err;
 	struct dest_result res;
 	struct wire_conn c;
@@ -505,7 +519,7 @@ static void *peer_thread(void *arg)
 		return NULL;
 	}
 	logmsg("incoming migration into %s", g.incoming_vmm);
-	err = dest_serve(fd, g.incoming_vmm, g.peer_timeout_ms, &res);
+	err = dest_serve(fd, g.incoming_vmm, g.peer_timeout_ms, &hooks, &res);
 	close(fd);
 	if (err)
 		logmsg("incoming migration failed: %s", res.why);
@@ -514,14 +528,6 @@ static void *peer_thread(void *arg)
 		       res.stats.rounds, (unsigned long long)res.stats.pages,
 		       (unsigned long long)res.stats.zero_pages,
 		       (unsigned long long)res.bytes_rx);
-	pthread_mutex_lock(&g.lock);
-	/* one migration in: after a success there is nothing to receive */
-	if (!err) {
-		g.migrations_in++;
-		g.incoming_vmm = NULL;
-	}
-	g.incoming_busy = 0;
-	pthread_mutex_unlock(&g.lock);
 	return NULL;
 }
 

@@ -116,8 +116,19 @@ static int dv_resume(void *ctx, const uint8_t *state, size_t len, char *why,
 	return vmmhook_restore(v->sock, state, len, why, why_len);
 }
 
+/*
+ * Tells the caller the outcome before the last frame goes out: a source
+ * that reads our ERROR and dials again at once must find the agent free.
+ */
+static void dest_ended(const struct dest_hooks *hk, int err, int *told)
+{
+	if (!*told && hk && hk->ended)
+		hk->ended(hk->arg, err);
+	*told = 1;
+}
+
 int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
-	       struct dest_result *res)
+	       const struct dest_hooks *hk, struct dest_result *res)
 {
 	struct dest_vmm v = { .sock = vmm_sock };
 	const struct dest_target target = {
@@ -128,7 +139,7 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 	struct dest_reply *r;
 	struct wire_conn c;
 	struct wire_hdr h;
-	int err;
+	int err, told = 0;
 
 	memset(res, 0, sizeof(*res));
 	s = malloc(sizeof(*s));
@@ -152,6 +163,7 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 				 "bad frame from the source (%s)",
 				 err == -EBADMSG ? "malformed or checksum mismatch" :
 				 "unsupported version or out of sequence");
+			dest_ended(hk, err, &told);
 			wire_send_error(&c, err, "%s", s->why);
 			break;
 		}
@@ -162,10 +174,13 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 		}
 		err = dest_session_frame(s, &h, c.buf, r);
 		if (err) {
+			dest_ended(hk, err, &told);
 			if (h.type != WIRE_ERROR)
 				wire_send_error(&c, err, "%s", s->why);
 			break;
 		}
+		if (s->phase == DEST_DONE)
+			dest_ended(hk, 0, &told);
 		if (r->type) {
 			err = wire_send(&c, r->type, 0, r->buf, r->len, NULL, 0);
 			if (err) {
@@ -180,6 +195,8 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 	}
 	if (s->phase != DEST_DONE && !err)
 		err = -EIO;
+	if (s->phase != DEST_DONE)
+		dest_ended(hk, err, &told);
 	res->stats = s->stats;
 	res->bytes_rx = c.bytes_rx;
 	snprintf(res->why, sizeof(res->why), "%s", err ? s->why : "");

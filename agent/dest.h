@@ -11,12 +11,19 @@ struct dest_result {
 	char why[WIRE_REASON_MAX + 1];
 };
 
+/* What the daemon learns while a migration is served. */
+struct dest_hooks {
+	/* the outcome (0: resumed), before the last frame is sent */
+	void (*ended)(void *arg, int err);
+	void *arg;
+};
+
 /*
  * Serves one migration on the connected socket @fd into the incoming VMM
  * whose control socket is @vmm_sock. Returns 0 once the guest resumed,
  * else -errno with res->why; the VMM is then left waiting as it was.
  */
 int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
-	       struct dest_result *res);
+	       const struct dest_hooks *hk, struct dest_result *res);
 
 #endif /* LT_AGENT_DEST_H */
