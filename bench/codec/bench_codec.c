@@ -40,6 +40,8 @@ struct row {
 	int shift;		/* log2 of the bitmap size, 0 for files */
 	double density;
 	size_t raw, ours, roaring, zstd, lz4, vrle;
+	double h0;		/* order-0 entropy bound, bytes */
+	double bern;		/* entropy of independent pages, bytes */
 	double enc_gbs, dec_gbs, zstd_gbs, read_gbs;
 };
 
@@ -54,7 +56,7 @@ static double spd_log[4];
 static double spd_min[4];
 static int spd_n[4];
 static int w8_fail, w8_rows;
-static double vrle_log;
+static double vrle_log, h0_fam_log[8], w1_bern_log;
 
 static double now(void)
 {
@@ -73,7 +75,7 @@ static void die(const char *what)
 
 static int reps_for(uint32_t npages)
 {
-	return npages <= (1U << 20) ? 40 : npages <= (1U << 28) ? 3 : 2;
+	return npages <= (1U << 20) ? 40 : npages <= (1U << 28) ? 5 : 2;
 }
 
 /* A plain read of every word: the bandwidth an encoder is held to. */
@@ -123,6 +125,87 @@ static size_t varint_len(uint64_t v)
 }
 
 /*
+ * Order-0 entropy of a sequence of lengths: what the best code that gives
+ * each length a fixed code word (a Huffman code fitted to this very
+ * bitmap, sent for free) would take. Lengths below 2^16 are counted in a
+ * table, the rare longer ones sorted.
+ */
+struct hist {
+	uint32_t *small;	/* 65536 counters */
+	uint32_t *big;		/* lengths >= 65536 */
+	size_t nbig, capbig, n;
+};
+
+static void hist_add(struct hist *h, uint32_t v)
+{
+	h->n++;
+	if (v < 65536) {
+		h->small[v]++;
+		return;
+	}
+	if (h->nbig == h->capbig) {
+		h->capbig = h->capbig ? 2 * h->capbig : 4096;
+		h->big = realloc(h->big, h->capbig * sizeof(*h->big));
+		if (!h->big) {
+			fprintf(stderr, "bench_codec: out of memory\n");
+			exit(1);
+		}
+	}
+	h->big[h->nbig++] = v;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double entropy_term(double c, double n)
+{
+	return c ? -c * log2(c / n) : 0;
+}
+
+/* Bits of the order-0 code of the lengths in @h; empties @h. */
+static double hist_bits(struct hist *h)
+{
+	double bits = 0, n = (double)h->n;
+	size_t i, j;
+
+	for (i = 0; i < 65536; i++)
+		bits += entropy_term(h->small[i], n);
+	qsort(h->big, h->nbig, sizeof(*h->big), cmp_u32);
+	for (i = 0; i < h->nbig; i = j) {
+		for (j = i; j < h->nbig && h->big[j] == h->big[i]; j++)
+			;
+		bits += entropy_term((double)(j - i), n);
+	}
+	memset(h->small, 0, 65536 * sizeof(*h->small));
+	h->nbig = 0;
+	h->n = 0;
+	return bits;
+}
+
+static struct hist gap_hist, run_hist;
+
+/*
+ * Entropy of @npages independent pages at the bitmap's density: what no
+ * code beats on average for bitmaps drawn that way (W1, W8/10).
+ */
+static double bern_bytes(const uint64_t *bm, uint32_t npages)
+{
+	size_t nw = lt_bm_words(npages), i;
+	double d, dirty = 0;
+
+	for (i = 0; i < nw; i++)
+		dirty += __builtin_popcountll(bm[i]);
+	d = dirty / npages;
+	if (d <= 0 || d >= 1)
+		return 0;
+	return npages * -(d * log2(d) + (1 - d) * log2(1 - d)) / 8;
+}
+
+/*
  * CRoaring's run-optimized portable size; also, in @vrle, the size of a
  * plain varint run-length code (gap, run) for reference.
  */
@@ -146,6 +229,8 @@ static size_t roaring_size(const uint64_t *bm, uint32_t npages, size_t *vrle)
 		while (e < npages && (bm[e >> 6] >> (e & 63) & 1))
 			e++;
 		*vrle += varint_len(p - pe) + varint_len(e - p - 1);
+		hist_add(&gap_hist, p - pe);
+		hist_add(&run_hist, e - p);
 		pe = e;
 		if (e == p + 1) {
 			batch[nb++] = p;
@@ -213,6 +298,17 @@ static void measure(struct bufs *b, uint32_t npages, struct row *row)
 	row->ours = len;
 	row->vrle = 0;
 	row->roaring = roaring_size(b->bm, npages, &row->vrle);
+	/*
+	 * The lengths' order-0 entropy plus the final gap's 4 bytes and the
+	 * smallest header: what any code of independent gap and run lengths
+	 * needs at least; for bitmaps drawn from independent lengths (W1,
+	 * W6, W8/10) what any code needs.
+	 */
+	row->h0 = (hist_bits(&gap_hist) + hist_bits(&run_hist)) / 8 +
+		  3 + varint_len(npages) + 1;
+	if (row->roaring > 8)
+		row->h0 += 4;	/* the final gap */
+	row->bern = bern_bytes(b->bm, npages) + 3 + varint_len(npages) + 1;
 	/* Give the varint code the same header as ours. */
 	row->vrle += 3 + varint_len(npages) + varint_len(row->vrle) +
 		     (row->vrle ? 4 : 0);
@@ -237,10 +333,11 @@ static void print_row(const char *size, const struct row *row)
 		snprintf(dens, sizeof(dens), "%g%%", row->density * 100);
 	printf("%-6s %-8s %6s %10zu %10zu %10zu %10zu ", size, row->wl, dens,
 	       row->ours, row->roaring, row->zstd, row->lz4);
-	printf("%6.3f %6.3f %6.3f %7.2f %5.0f%% %7.2f %5.0f%%\n",
+	printf("%6.3f %6.3f %6.3f %6.3f %7.2f %5.0f%% %7.2f %5.0f%%\n",
 	       (double)row->ours / row->roaring,
 	       (double)row->ours / row->zstd,
-	       (double)row->vrle / row->roaring, row->enc_gbs,
+	       (double)row->vrle / row->roaring, row->h0 / row->roaring,
+	       row->enc_gbs,
 	       100 * row->enc_gbs / row->read_gbs, row->dec_gbs,
 	       100 * row->zstd_gbs / row->read_gbs);
 }
@@ -258,6 +355,9 @@ static void account(const struct row *row)
 			fam_max[f] = ratio;
 		fam_log[8] += log((double)row->ours / row->zstd);
 		vrle_log += log((double)row->vrle / row->roaring);
+		h0_fam_log[f] += log(row->h0 / row->roaring);
+		if (f == 1)
+			w1_bern_log += log(row->bern / row->roaring);
 		/* Speed goals are for a 32 MiB (2^28-bit) bitmap. */
 		if (row->density > 0 && row->shift == 28) {
 			c = density_class(row->density);
@@ -277,12 +377,14 @@ static void header(void)
 {
 	printf("# sizes in bytes; /roar, /zstd: ours divided by CRoaring, zstd -1;\n"
 	       "# vrle: a plain varint run-length code, divided by CRoaring;\n"
+	       "# H0: order-0 entropy of the gap and run lengths (the least any\n"
+	       "#     code of independent lengths needs), divided by CRoaring;\n"
 	       "# enc, dec: GB/s of raw bitmap (thread CPU time, one core);\n"
 	       "# %%read: encode speed over a plain read of the same bitmap;\n"
 	       "# zstd%%: zstd -1 speed over the same read\n");
-	printf("%-6s %-8s %6s %10s %10s %10s %10s %6s %6s %6s %7s %6s %7s %6s\n",
+	printf("%-6s %-8s %6s %10s %10s %10s %10s %6s %6s %6s %6s %7s %6s %7s %6s\n",
 	       "bits", "workload", "dens", "ours", "roaring", "zstd-1",
-	       "lz4", "/roar", "/zstd", "vrle", "enc", "%read", "dec",
+	       "lz4", "/roar", "/zstd", "vrle", "H0", "enc", "%read", "dec",
 	       "zstd%");
 }
 
@@ -394,8 +496,9 @@ static void summary(void)
 	for (f = 0; f <= 7; f++) {
 		if (!fam_n[f])
 			continue;
-		printf("#   W%d %.3f (max %.3f)\n", f, exp(fam_log[f] / fam_n[f]),
-		       fam_max[f]);
+		printf("#   W%d %.3f (max %.3f); H0 %.3f\n", f,
+		       exp(fam_log[f] / fam_n[f]), fam_max[f],
+		       exp(h0_fam_log[f] / fam_n[f]));
 		all += fam_log[f] / fam_n[f];
 		n++;
 		rows += fam_n[f];
@@ -407,6 +510,19 @@ static void summary(void)
 		       exp(fam_log[8] / rows));
 		printf("# plain varint RLE on the same rows: %.3f x CRoaring\n",
 		       exp(vrle_log / rows));
+		for (f = 0, all = 0; f <= 7; f++)
+			if (fam_n[f])
+				all += h0_fam_log[f] / fam_n[f];
+		printf("# H0, geomean of workload means: %.3f x CRoaring (H0 is low on\n"
+		       "#   small bitmaps: there its fitted table is worth more than it costs)\n",
+		       exp(all / n));
+		if (fam_n[1] && n == 8) {
+			double w1 = w1_bern_log / fam_n[1];
+
+			printf("# W1 (independent pages) at its source entropy: %.3f x CRoaring;\n"
+			       "#   with W0 at 1.0 that leaves W2-W7 needing %.3f on geomean for 0.40\n",
+			       exp(w1), exp((8 * log(0.40) - w1) / 6));
+		}
 	}
 	printf("# W8 rows within raw + 0.1%% + 64 bytes: %d of %d\n",
 	       w8_rows - w8_fail, w8_rows);
@@ -435,6 +551,10 @@ int main(int argc, char **argv)
 		else
 			die("usage: bench_codec [-q] [-d DIR]");
 	}
+	gap_hist.small = calloc(65536, sizeof(uint32_t));
+	run_hist.small = calloc(65536, sizeof(uint32_t));
+	if (!gap_hist.small || !run_hist.small)
+		die("out of memory");
 	header();
 	if (dir) {
 		run_dir(dir);
