@@ -210,28 +210,17 @@ struct lt_enc {
 	bool over;
 };
 
-/* First dirty page at or after @pos, or @npages. */
-static __always_inline u32 next_set(const u64 *bm, size_t nw, u32 npages,
-				    u32 pos)
+/*
+ * First word at or after @w, before @wend, that is not clean, or @wend:
+ * 64 bytes at a time with one branch, the word itself found without one.
+ */
+static __always_inline u32 skip_clean(const u64 *bm, u32 w, u32 wend)
 {
-	size_t w = pos >> 6;
-	u64 x, nz;
+	u64 nz;
 
-	if (pos >= npages)
-		return npages;
-	x = bm[w] & (~0ULL << (pos & 63));
-	if (x)
-		goto found;
-	if (++w < nw) {
-		x = bm[w];
-		if (x)
-			goto found;
-	}
-	/*
-	 * Clean memory goes 64 bytes at a time, with one branch per group;
-	 * the first dirty word of a group is found without branches.
-	 */
-	for (w++; w + 8 <= nw; w += 8) {
+	if (w < wend && bm[w])
+		return w;
+	for (; w + 8 <= wend; w += 8) {
 		if (!(bm[w] | bm[w + 1] | bm[w + 2] | bm[w + 3] |
 		      bm[w + 4] | bm[w + 5] | bm[w + 6] | bm[w + 7]))
 			continue;
@@ -239,17 +228,29 @@ static __always_inline u32 next_set(const u64 *bm, size_t nw, u32 npages,
 		     (u64)!!bm[w + 2] << 2 | (u64)!!bm[w + 3] << 3 |
 		     (u64)!!bm[w + 4] << 4 | (u64)!!bm[w + 5] << 5 |
 		     (u64)!!bm[w + 6] << 6 | (u64)!!bm[w + 7] << 7;
-		w += __builtin_ctzll(nz);
-		x = bm[w];
-		goto found;
+		return w + __builtin_ctzll(nz);
 	}
-	for (; w < nw; w++) {
+	while (w < wend && !bm[w])
+		w++;
+	return w;
+}
+
+/* First dirty page at or after @pos, or @npages. */
+static __always_inline u32 next_set(const u64 *bm, size_t nw, u32 npages,
+				    u32 pos)
+{
+	size_t w = pos >> 6;
+	u64 x;
+
+	if (pos >= npages)
+		return npages;
+	x = bm[w] & (~0ULL << (pos & 63));
+	if (!x) {
+		w = skip_clean(bm, (u32)w + 1, (u32)nw);
+		if (w >= nw)
+			return npages;
 		x = bm[w];
-		if (x)
-			goto found;
 	}
-	return npages;
-found:
 	pos = (u32)(w * 64) + __builtin_ctzll(x);
 	return pos < npages ? pos : npages;
 }
@@ -406,31 +407,6 @@ static __always_inline bool fast_run(struct lt_bw *w, struct lt_rice *g,
 		put_val(w, r, len - 1);
 	}
 	return bw_bits(w) > limit;
-}
-
-/*
- * First word at or after @w, before @wend, that is not clean, or @wend:
- * 64 bytes at a time with one branch, the word itself found without one.
- */
-static __always_inline u32 skip_clean(const u64 *bm, u32 w, u32 wend)
-{
-	u64 nz;
-
-	if (w < wend && bm[w])
-		return w;
-	for (; w + 8 <= wend; w += 8) {
-		if (!(bm[w] | bm[w + 1] | bm[w + 2] | bm[w + 3] |
-		      bm[w + 4] | bm[w + 5] | bm[w + 6] | bm[w + 7]))
-			continue;
-		nz = (u64)!!bm[w] | (u64)!!bm[w + 1] << 1 |
-		     (u64)!!bm[w + 2] << 2 | (u64)!!bm[w + 3] << 3 |
-		     (u64)!!bm[w + 4] << 4 | (u64)!!bm[w + 5] << 5 |
-		     (u64)!!bm[w + 6] << 6 | (u64)!!bm[w + 7] << 7;
-		return w + __builtin_ctzll(nz);
-	}
-	while (w < wend && !bm[w])
-		w++;
-	return w;
 }
 
 /*

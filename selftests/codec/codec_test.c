@@ -12,34 +12,10 @@
 
 #include <linux/loosetrace_bitmap.h>
 #include "bitmap_codec.h"
+#include "forge.h"
 #include "workloads.h"
 
 #define HDR_MAX LOOSETRACE_BITMAP_HDR_MAX
-
-/* Length of the header of an encoding (no checks: the codec has those). */
-static size_t hdr_len(const uint8_t *enc)
-{
-	size_t n = 3;
-	uint32_t plen = 0, shift = 0;
-
-	while (enc[n++] & 0x80)
-		;
-	do {
-		plen |= (uint32_t)(enc[n] & 0x7f) << shift;
-		shift += 7;
-	} while (enc[n++] & 0x80);
-	return n + (plen ? 4 : 0);
-}
-
-static size_t put_varint(uint8_t *p, uint32_t v)
-{
-	size_t n = 0;
-
-	for (; v >= 0x80; v >>= 7)
-		p[n++] = (uint8_t)(v | 0x80);
-	p[n++] = (uint8_t)v;
-	return n;
-}
 
 /* Everything one round trip needs, sized for @npages. */
 struct rt {
@@ -132,28 +108,6 @@ static const char *round_trip(struct rt *t)
 	return NULL;
 }
 
-/* Build an encoding from a hand-made payload, with a valid checksum. */
-static size_t forge(uint8_t *out, uint32_t npages, const uint8_t *payload,
-		    uint32_t plen)
-{
-	uint8_t hdr[HDR_MAX];
-	uint32_t sum = htole32(lt_bm_checksum(payload, plen, npages));
-	size_t n;
-
-	hdr[0] = LOOSETRACE_BITMAP_MAGIC & 0xff;
-	hdr[1] = LOOSETRACE_BITMAP_MAGIC >> 8;
-	hdr[2] = LOOSETRACE_BITMAP_VERSION;
-	n = 3 + put_varint(hdr + 3, npages);
-	n += put_varint(hdr + n, plen);
-	if (plen) {
-		memcpy(hdr + n, &sum, 4);
-		n += 4;
-		memmove(out + n, payload, plen);
-	}
-	memcpy(out, hdr, n);
-	return n + plen;
-}
-
 static long decode_forged(uint32_t npages, const uint8_t *payload,
 			  uint32_t plen)
 {
@@ -176,7 +130,7 @@ TEST(empty)
 		rt_alloc(&t, sizes[i]);
 		ASSERT_EQ(NULL, round_trip(&t)) TH_LOG("%u pages", sizes[i]);
 		/* An empty bitmap is its header alone, with no checksum. */
-		ASSERT_EQ(hdr_len(t.enc), (size_t)t.len);
+		ASSERT_EQ(forge_hdr_len(t.enc), (size_t)t.len);
 		ASSERT_GE(8, t.len);
 		rt_free(&t);
 	}
@@ -455,7 +409,7 @@ TEST(bad_header)
 						t.npages)) TH_LOG("byte %d", i);
 		t.enc[i] ^= 0x10;
 	}
-	t.enc[hdr_len(t.enc) - 1] ^= 1;		/* the checksum */
+	t.enc[forge_hdr_len(t.enc) - 1] ^= 1;		/* the checksum */
 	ASSERT_EQ(-EBADMSG, lt_bm_decode(t.enc, t.len, (u64 *)t.dec,
 					 t.npages));
 	rt_free(&t);
@@ -475,7 +429,7 @@ TEST(corrupted)
 	workload_fill(&workloads[9], t.bm, t.npages, 0.01, 9);
 	ASSERT_EQ(NULL, round_trip(&t));
 	copy = malloc(t.len);
-	h = hdr_len(t.enc);
+	h = forge_hdr_len(t.enc);
 	for (bit = 8 * h; bit < 8 * t.len; bit++) {
 		memcpy(copy, t.enc, t.len);
 		copy[bit / 8] ^= 1 << (bit % 8);
@@ -514,9 +468,9 @@ TEST(malformed)
 
 	/* A valid RLE payload for page 0 of 12, mutated below. */
 	len = lt_bm_encode((const u64 *)&bm, 12, enc, sizeof(enc));
-	ASSERT_GT(len, (long)hdr_len(enc));
-	plen = len - hdr_len(enc);
-	memcpy(p, enc + hdr_len(enc), plen);
+	ASSERT_GT(len, (long)forge_hdr_len(enc));
+	plen = len - forge_hdr_len(enc);
+	memcpy(p, enc + forge_hdr_len(enc), plen);
 	ASSERT_EQ(LOOSETRACE_BITMAP_SEG_RLE, p[0]);
 	ASSERT_EQ(12, decode_forged(12, p, plen));
 	ASSERT_EQ(12, decode_forged(12, raw_ok, sizeof(raw_ok)));
@@ -669,9 +623,9 @@ TEST(spec_conformance)
 	base = w;
 	spec_gap(&w, npages - 600 - 1, false);
 	len = lt_bm_encode((const u64 *)bm, npages, enc, sizeof(enc));
-	ASSERT_GT(len, (long)hdr_len(enc));
-	ASSERT_EQ(spec_len(&w), (uint32_t)(len - hdr_len(enc)));
-	ASSERT_EQ(0, memcmp(w.buf, enc + hdr_len(enc), spec_len(&w)));
+	ASSERT_GT(len, (long)forge_hdr_len(enc));
+	ASSERT_EQ(spec_len(&w), (uint32_t)(len - forge_hdr_len(enc)));
+	ASSERT_EQ(0, memcmp(w.buf, enc + forge_hdr_len(enc), spec_len(&w)));
 	ASSERT_EQ(npages, decode_forged(npages, w.buf, spec_len(&w)));
 
 	/* A marker, then a gap that ends the segment. */

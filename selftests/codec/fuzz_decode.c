@@ -16,6 +16,7 @@
 
 #include <linux/loosetrace_bitmap.h>
 #include "bitmap_codec.h"
+#include "forge.h"
 
 #define MAX_PAGES	(1U << 17)
 #define HDR_MAX		LOOSETRACE_BITMAP_HDR_MAX
@@ -60,36 +61,6 @@ static void check_decoded(const uint8_t *in, size_t len, uint32_t npages)
 	    memcmp(bm, bm2, nw * 8))
 		abort();
 	free(enc);
-}
-
-static size_t put_varint(uint8_t *p, uint32_t v)
-{
-	size_t n = 0;
-
-	for (; v >= 0x80; v >>= 7)
-		p[n++] = (uint8_t)(v | 0x80);
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-/* A header with a valid checksum in front of @plen payload bytes. */
-static size_t forge(uint8_t *out, uint32_t npages, const uint8_t *payload,
-		    uint32_t plen)
-{
-	uint32_t sum = htole32(lt_bm_checksum(payload, plen, npages));
-	size_t n;
-
-	out[0] = LOOSETRACE_BITMAP_MAGIC & 0xff;
-	out[1] = LOOSETRACE_BITMAP_MAGIC >> 8;
-	out[2] = LOOSETRACE_BITMAP_VERSION;
-	n = 3 + put_varint(out + 3, npages);
-	n += put_varint(out + n, plen);
-	if (plen) {
-		memcpy(out + n, &sum, 4);
-		n += 4;
-	}
-	memcpy(out + n, payload, plen);
-	return n + plen;
 }
 
 /* libFuzzer's entry point, named by an asm label. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bitmap_codec.h"
+#include "forge.h"
 #include "workloads.h"
 
 #define PAGES	(65536 + 77)
@@ -25,21 +26,6 @@ static void put(const char *dir, const char *name, int mode,
 		perror(path);
 		exit(1);
 	}
-}
-
-/* Header length: magic, version, two varints, checksum if any payload. */
-static long hdr_len(const uint8_t *enc)
-{
-	long n = 3;
-	uint32_t plen = 0, shift = 0;
-
-	while (enc[n++] & 0x80)
-		;
-	do {
-		plen |= (uint32_t)(enc[n] & 0x7f) << shift;
-		shift += 7;
-	} while (enc[n++] & 0x80);
-	return n + (plen ? 4 : 0);
 }
 
 int main(int argc, char **argv)
@@ -63,7 +49,7 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "w%d", w);
 		put(argv[1], name, 0, enc, len);
 		/* Mode 1: three bytes of npages, then the payload. */
-		hl = hdr_len(enc);
+		hl = forge_hdr_len(enc);
 		pl = malloc(len - hl + 3);
 		pl[0] = PAGES & 0xff;
 		pl[1] = (PAGES >> 8) & 0xff;
