@@ -268,8 +268,9 @@ static int slot_index(struct mig *m, const struct ipc_harvest_slot *s)
 	return -1;
 }
 
-static int send_bitmap(struct mig *m, uint32_t slot, const uint8_t *bm,
-		       uint64_t size)
+/* Sends @size bytes of @data as @type frames of at most WIRE_CHUNK bytes. */
+static int send_chunked(struct mig *m, uint8_t type, uint32_t slot,
+			const uint8_t *data, uint64_t size)
 {
 	struct wire_chunk c = { .slot = slot, .total = size };
 	uint8_t hdr[32];
@@ -278,13 +279,23 @@ static int send_bitmap(struct mig *m, uint32_t slot, const uint8_t *bm,
 
 	do {
 		len = size - c.offset < WIRE_CHUNK ? size - c.offset : WIRE_CHUNK;
-		err = send_frame(m, WIRE_BITMAP, 0, hdr,
-				 wire_put_chunk_hdr(hdr, WIRE_BITMAP, &c),
-				 bm + c.offset, len);
+		err = send_frame(m, type, 0, hdr,
+				 wire_put_chunk_hdr(hdr, type, &c),
+				 data + c.offset, len);
 		if (err)
 			return err;
 		c.offset += len;
 	} while (c.offset < size);
+	return 0;
+}
+
+static int send_bitmap(struct mig *m, uint32_t slot, const uint8_t *bm,
+		       uint64_t size)
+{
+	int err = send_chunked(m, WIRE_BITMAP, slot, bm, size);
+
+	if (err)
+		return err;
 	m->st->bitmap_compact_bytes += size;
 	m->st->bitmap_raw_bytes += bm_words(m->vm.slots[slot].npages) * 8;
 	return 0;
@@ -614,22 +625,11 @@ static int precopy(struct mig *m)
 
 static int send_state(struct mig *m, const uint8_t *blob, size_t len)
 {
-	struct wire_chunk c = { .total = len };
-	uint8_t hdr[32];
-	uint32_t n;
-	int err;
+	int err = send_chunked(m, WIRE_STATE, 0, blob, len);
 
-	do {
-		n = len - c.offset < WIRE_CHUNK ? len - c.offset : WIRE_CHUNK;
-		err = send_frame(m, WIRE_STATE, 0, hdr,
-				 wire_put_chunk_hdr(hdr, WIRE_STATE, &c),
-				 blob + c.offset, n);
-		if (err)
-			return err;
-		c.offset += n;
-	} while (c.offset < len);
-	m->st->state_bytes = len;
-	return 0;
+	if (!err)
+		m->st->state_bytes = len;
+	return err;
 }
 
 static uint64_t source_digest(struct mig *m)

@@ -4,6 +4,7 @@
  * reads bytes from the network goes through the bounds-checked readers
  * below; the libFuzzer target in selftests/agent-host drives them.
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -277,21 +278,34 @@ uint32_t wire_put_layout(uint8_t *p, const struct wire_layout *m)
 	return LAYOUT_HDR_LEN + m->nslots * LAYOUT_SLOT_LEN;
 }
 
-int wire_get_round(const uint8_t *p, uint32_t len, struct wire_round *m)
+/* ROUND and ROUND_END: a u32, four zero bytes, a u64. */
+static_assert(ROUND_LEN == ROUND_END_LEN, "one layout for both");
+static int get_u32_u64(const uint8_t *p, uint32_t len, uint32_t *a,
+		       uint64_t *b)
 {
 	if (len != ROUND_LEN || get32(p + 4) != 0)
 		return -EBADMSG;
-	m->round = get32(p);
-	m->epoch = get64(p + 8);
+	*a = get32(p);
+	*b = get64(p + 8);
 	return 0;
+}
+
+static uint32_t put_u32_u64(uint8_t *p, uint32_t a, uint64_t b)
+{
+	put32(p, a);
+	put32(p + 4, 0);
+	put64(p + 8, b);
+	return ROUND_LEN;
+}
+
+int wire_get_round(const uint8_t *p, uint32_t len, struct wire_round *m)
+{
+	return get_u32_u64(p, len, &m->round, &m->epoch);
 }
 
 uint32_t wire_put_round(uint8_t *p, const struct wire_round *m)
 {
-	put32(p, m->round);
-	put32(p + 4, 0);
-	put64(p + 8, m->epoch);
-	return ROUND_LEN;
+	return put_u32_u64(p, m->round, m->epoch);
 }
 
 static int get_chunk(const uint8_t *p, uint32_t len, struct wire_chunk *m)
@@ -363,19 +377,12 @@ uint32_t wire_put_pages_hdr(uint8_t *p, const struct wire_pages *m)
 int wire_get_round_end(const uint8_t *p, uint32_t len,
 		       struct wire_round_end *m)
 {
-	if (len != ROUND_END_LEN || get32(p + 4) != 0)
-		return -EBADMSG;
-	m->round = get32(p);
-	m->pages = get64(p + 8);
-	return 0;
+	return get_u32_u64(p, len, &m->round, &m->pages);
 }
 
 uint32_t wire_put_round_end(uint8_t *p, const struct wire_round_end *m)
 {
-	put32(p, m->round);
-	put32(p + 4, 0);
-	put64(p + 8, m->pages);
-	return ROUND_END_LEN;
+	return put_u32_u64(p, m->round, m->pages);
 }
 
 /* A short text that ends the payload, not NUL-padded. */

@@ -91,6 +91,32 @@ static int lt_vm_lock_attached(struct lt_vm *vm,
 	return 0;
 }
 
+/*
+ * The VM named by LOOSETRACE_A_VM_ID, referenced, attached and with
+ * vm->lock held; or an ERR_PTR and extack. Undo with lt_vm_unlock_put().
+ */
+static struct lt_vm *lt_vm_lock_from_attrs(struct nlattr **attrs,
+					   struct netlink_ext_ack *extack)
+{
+	struct lt_vm *vm = lt_vm_from_attrs(attrs, extack);
+	int ret;
+
+	if (IS_ERR(vm))
+		return vm;
+	ret = lt_vm_lock_attached(vm, extack);
+	if (ret) {
+		lt_vm_put(vm);
+		return ERR_PTR(ret);
+	}
+	return vm;
+}
+
+static void lt_vm_unlock_put(struct lt_vm *vm)
+{
+	mutex_unlock(&vm->lock);
+	lt_vm_put(vm);
+}
+
 static int lt_status_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
@@ -269,32 +295,23 @@ static int lt_vm_get_doit(struct sk_buff *skb, struct genl_info *info)
 	struct lt_vm *vm;
 	int ret;
 
-	vm = lt_vm_from_attrs(info->attrs, info->extack);
-	if (IS_ERR(vm))
-		return PTR_ERR(vm);
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE * 4, GFP_KERNEL);
-	if (!msg) {
-		ret = -ENOMEM;
-		goto out_put;
+	if (!msg)
+		return -ENOMEM;
+	vm = lt_vm_lock_from_attrs(info->attrs, info->extack);
+	if (IS_ERR(vm)) {
+		nlmsg_free(msg);
+		return PTR_ERR(vm);
 	}
-	ret = lt_vm_lock_attached(vm, info->extack);
-	if (ret)
-		goto out_free;
 	ret = lt_fill_vm(msg, vm, info->snd_portid, info->snd_seq, 0,
 			 netlink_capable(skb, CAP_NET_ADMIN));
-	mutex_unlock(&vm->lock);
+	lt_vm_unlock_put(vm);
 	if (ret) {
 		NL_SET_ERR_MSG(info->extack, "the VM's memslots do not fit a message");
-		goto out_free;
+		nlmsg_free(msg);
+		return ret;
 	}
-	lt_vm_put(vm);
 	return genlmsg_reply(msg, info);
-
-out_free:
-	nlmsg_free(msg);
-out_put:
-	lt_vm_put(vm);
-	return ret;
 }
 
 /* cb->args[0]: next VM id to look at. */
@@ -347,16 +364,11 @@ static int lt_trace_start_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 
-	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	vm = lt_vm_lock_from_attrs(info->attrs, info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
-	ret = lt_vm_lock_attached(vm, info->extack);
-	if (!ret) {
-		ret = lt_trace_start(vm, mode, deadline, chunk,
-				     info->extack);
-		mutex_unlock(&vm->lock);
-	}
-	lt_vm_put(vm);
+	ret = lt_trace_start(vm, mode, deadline, chunk, info->extack);
+	lt_vm_unlock_put(vm);
 	return ret;
 }
 
@@ -365,20 +377,17 @@ static int lt_trace_stop_doit(struct sk_buff *skb, struct genl_info *info)
 	struct lt_vm *vm;
 	int ret;
 
-	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	vm = lt_vm_lock_from_attrs(info->attrs, info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
-	ret = lt_vm_lock_attached(vm, info->extack);
-	if (!ret) {
-		if (vm->trace_state != LOOSETRACE_TRACE_ON) {
-			NL_SET_ERR_MSG(info->extack, "no trace is running");
-			ret = -ENODATA;
-		} else {
-			lt_trace_stop(vm, true);
-		}
-		mutex_unlock(&vm->lock);
+	ret = 0;
+	if (vm->trace_state != LOOSETRACE_TRACE_ON) {
+		NL_SET_ERR_MSG(info->extack, "no trace is running");
+		ret = -ENODATA;
+	} else {
+		lt_trace_stop(vm, true);
 	}
-	lt_vm_put(vm);
+	lt_vm_unlock_put(vm);
 	return ret;
 }
 
@@ -408,21 +417,18 @@ static int lt_harvest_start(struct netlink_callback *cb)
 		}
 	}
 
-	vm = lt_vm_from_attrs(attrs, extack);
-	if (IS_ERR(vm))
-		return PTR_ERR(vm);
 	h = kzalloc(sizeof(*h), GFP_KERNEL);
-	if (!h) {
-		lt_vm_put(vm);
+	if (!h)
 		return -ENOMEM;
+	vm = lt_vm_lock_from_attrs(attrs, extack);
+	if (IS_ERR(vm)) {
+		kfree(h);
+		return PTR_ERR(vm);
 	}
+	/* h keeps the reference: lt_harvest_free() drops it */
 	h->vm = vm;
-
-	ret = lt_vm_lock_attached(vm, extack);
-	if (!ret) {
-		ret = lt_harvest_take(vm, gfn_start, gfn_count, h, extack);
-		mutex_unlock(&vm->lock);
-	}
+	ret = lt_harvest_take(vm, gfn_start, gfn_count, h, extack);
+	mutex_unlock(&vm->lock);
 	if (ret) {
 		lt_harvest_free(h);
 		return ret;

@@ -32,15 +32,6 @@ static void expect_extack(struct __test_metadata *_metadata,
 
 #define ASSERT_EXTACK(_nl)	expect_extack(_metadata, _nl)
 
-/* One command with one or two attributes of any kind and value. */
-static int raw2(struct ltnl *nl, uint8_t cmd, int t1, enum ltnl_kind k1,
-		uint64_t v1, int t2, enum ltnl_kind k2, uint64_t v2)
-{
-	struct ltnl_attr a[2] = { { t1, k1, v1 }, { t2, k2, v2 } };
-
-	return ltnl_raw(nl, cmd, a, t2 ? 2 : 1);
-}
-
 TEST(attach_non_kvm_fd)
 {
 	struct ltnl nl;
@@ -214,48 +205,65 @@ TEST(malformed_attributes)
 	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
 	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 
-	/* ATTACH without its fd. */
-	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_ATTACH, NULL, 0));
-	ASSERT_EXTACK(&nl);
-	/* An fd of the wrong size. */
-	EXPECT_EQ(-EINVAL, raw2(&nl, LOOSETRACE_CMD_ATTACH, LOOSETRACE_A_VM_FD,
-				LTNL_U8, t.vm_fd, 0, 0, 0));
-	ASSERT_EXTACK(&nl);
-	/* A negative fd. */
-	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_ATTACH, LOOSETRACE_A_VM_FD,
-				LTNL_S32, (uint32_t)-5, 0, 0, 0));
-	ASSERT_EXTACK(&nl);
-	/* VM id 0 is never valid. */
-	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_DETACH, LOOSETRACE_A_VM_ID,
-				LTNL_U32, 0, 0, 0, 0));
-	ASSERT_EXTACK(&nl);
-	/* No VM id at all. */
-	EXPECT_EQ(-EINVAL, ltnl_raw(&nl, LOOSETRACE_CMD_TRACE_START, NULL, 0));
-	ASSERT_EXTACK(&nl);
-	/* An unknown mode. */
-	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
-				LOOSETRACE_A_VM_ID, LTNL_U32, id,
-				LOOSETRACE_A_MODE, LTNL_U32, 7));
-	ASSERT_EXTACK(&nl);
-	/* A deadline above the maximum. */
-	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
-				LOOSETRACE_A_VM_ID, LTNL_U32, id,
-				LOOSETRACE_A_DEADLINE_US, LTNL_U32, 100000000));
-	ASSERT_EXTACK(&nl);
-	/* A chunk smaller than one bitmap word, and one of partial words. */
-	EXPECT_EQ(-ERANGE, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
-				LOOSETRACE_A_VM_ID, LTNL_U32, id,
-				LOOSETRACE_A_CHUNK_PAGES, LTNL_U32, 32));
-	ASSERT_EXTACK(&nl);
-	EXPECT_EQ(-EINVAL, raw2(&nl, LOOSETRACE_CMD_TRACE_START,
-				LOOSETRACE_A_VM_ID, LTNL_U32, id,
-				LOOSETRACE_A_CHUNK_PAGES, LTNL_U32, 100));
-	ASSERT_EXTACK(&nl);
-	/* An attribute the command does not know. */
-	EXPECT_EQ(-EINVAL, raw2(&nl, LOOSETRACE_CMD_DETACH,
-				LOOSETRACE_A_VM_ID, LTNL_U32, id,
-				LOOSETRACE_A_MAX + 5, LTNL_U32, 1));
-	ASSERT_EXTACK(&nl);
+	/*
+	 * One request each, with at most two attributes; VM_ID_HERE
+	 * stands for the id of the VM attached above, FD_HERE for its fd.
+	 */
+#define VM_ID_HERE	(1ULL << 40)
+#define FD_HERE		(1ULL << 41)
+	static const struct {
+		const char *what;
+		uint8_t cmd;
+		struct ltnl_attr a[2];
+		int n, err;
+	} cases[] = {
+		{ "ATTACH without its fd", LOOSETRACE_CMD_ATTACH, {}, 0,
+		  -EINVAL },
+		{ "an fd of the wrong size", LOOSETRACE_CMD_ATTACH,
+		  { { LOOSETRACE_A_VM_FD, LTNL_U8, FD_HERE } }, 1, -EINVAL },
+		{ "a negative fd", LOOSETRACE_CMD_ATTACH,
+		  { { LOOSETRACE_A_VM_FD, LTNL_S32, (uint32_t)-5 } }, 1,
+		  -ERANGE },
+		{ "VM id 0, never valid", LOOSETRACE_CMD_DETACH,
+		  { { LOOSETRACE_A_VM_ID, LTNL_U32, 0 } }, 1, -ERANGE },
+		{ "no VM id at all", LOOSETRACE_CMD_TRACE_START, {}, 0,
+		  -EINVAL },
+		{ "an unknown mode", LOOSETRACE_CMD_TRACE_START,
+		  { { LOOSETRACE_A_VM_ID, LTNL_U32, VM_ID_HERE },
+		    { LOOSETRACE_A_MODE, LTNL_U32, 7 } }, 2, -ERANGE },
+		{ "a deadline above the maximum", LOOSETRACE_CMD_TRACE_START,
+		  { { LOOSETRACE_A_VM_ID, LTNL_U32, VM_ID_HERE },
+		    { LOOSETRACE_A_DEADLINE_US, LTNL_U32, 100000000 } }, 2,
+		  -ERANGE },
+		{ "a chunk smaller than one bitmap word",
+		  LOOSETRACE_CMD_TRACE_START,
+		  { { LOOSETRACE_A_VM_ID, LTNL_U32, VM_ID_HERE },
+		    { LOOSETRACE_A_CHUNK_PAGES, LTNL_U32, 32 } }, 2, -ERANGE },
+		{ "a chunk of partial words", LOOSETRACE_CMD_TRACE_START,
+		  { { LOOSETRACE_A_VM_ID, LTNL_U32, VM_ID_HERE },
+		    { LOOSETRACE_A_CHUNK_PAGES, LTNL_U32, 100 } }, 2, -EINVAL },
+		{ "an attribute the command does not know",
+		  LOOSETRACE_CMD_DETACH,
+		  { { LOOSETRACE_A_VM_ID, LTNL_U32, VM_ID_HERE },
+		    { LOOSETRACE_A_MAX + 5, LTNL_U32, 1 } }, 2, -EINVAL },
+	};
+	struct ltnl_attr a[2];
+	int j, ret;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		for (j = 0; j < cases[i].n; j++) {
+			a[j] = cases[i].a[j];
+			if (a[j].val == VM_ID_HERE)
+				a[j].val = id;
+			else if (a[j].val == FD_HERE)
+				a[j].val = t.vm_fd;
+		}
+		ret = ltnl_raw(&nl, cases[i].cmd, a, cases[i].n);
+		EXPECT_EQ(cases[i].err, ret) TH_LOG("%s", cases[i].what);
+		EXPECT_NE(0, nl.err[0]) TH_LOG("%s: no extended-ack message",
+					       cases[i].what);
+	}
 	/* A wrapping gfn range. */
 	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
 	EXPECT_EQ(-EINVAL, ltnl_harvest(&nl, id, ~0ULL - 5, 100,

@@ -162,6 +162,24 @@ static void reply_err(struct ltvmm_ctl_ctx *c, char *reply, size_t len,
 		 vmm_error(c->vm) ? vmm_error(c->vm) : strerror(-ret));
 }
 
+/* "ok" and the formatted text after a successful @what, else its error. */
+static void __attribute__((format(printf, 6, 7)))
+reply_done(struct ltvmm_ctl_ctx *c, char *reply, size_t len,
+	   const char *what, int ret, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ret) {
+		reply_err(c, reply, len, what, ret);
+		return;
+	}
+	n = snprintf(reply, len, "ok ");
+	va_start(ap, fmt);
+	vsnprintf(reply + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
 static void cmd_status(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		       size_t len)
 {
@@ -174,45 +192,33 @@ static void cmd_status(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 static void cmd_pause(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		      size_t len)
 {
-	int ret = vmm_pause(c->vm, c->timeout_ms);
-
-	if (ret)
-		reply_err(c, reply, len, "pause", ret);
-	else
-		snprintf(reply, len, "ok paused");
+	reply_done(c, reply, len, "pause",
+		   vmm_pause(c->vm, c->timeout_ms),
+		   "paused");
 }
 
 static void cmd_resume(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		       size_t len)
 {
-	int ret = vmm_resume(c->vm);
-
-	if (ret)
-		reply_err(c, reply, len, "resume", ret);
-	else
-		snprintf(reply, len, "ok running");
+	reply_done(c, reply, len, "resume",
+		   vmm_resume(c->vm),
+		   "running");
 }
 
 static void cmd_state(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		      size_t len)
 {
-	int ret = vmm_save_state_file(c->vm, arg);
-
-	if (ret)
-		reply_err(c, reply, len, "state", ret);
-	else
-		snprintf(reply, len, "ok state %s", arg);
+	reply_done(c, reply, len, "state",
+		   vmm_save_state_file(c->vm, arg),
+		   "state %s", arg);
 }
 
 static void cmd_restore(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 			size_t len)
 {
-	int ret = vmm_restore_state_file(c->vm, arg);
-
-	if (ret)
-		reply_err(c, reply, len, "restore", ret);
-	else
-		snprintf(reply, len, "ok restored (paused; resume to run)");
+	reply_done(c, reply, len, "restore",
+		   vmm_restore_state_file(c->vm, arg),
+		   "restored (paused; resume to run)");
 }
 
 static void cmd_verify(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
@@ -235,12 +241,9 @@ static void cmd_verify(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 static void cmd_park(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		     size_t len)
 {
-	int ret = vmm_guest_park(c->vm, c->timeout_ms);
-
-	if (ret)
-		reply_err(c, reply, len, "park", ret);
-	else
-		snprintf(reply, len, "ok parked");
+	reply_done(c, reply, len, "park",
+		   vmm_guest_park(c->vm, c->timeout_ms),
+		   "parked");
 }
 
 static void cmd_run(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
