@@ -51,6 +51,30 @@ static void set_all(struct __test_metadata *_metadata, struct vmm *vm,
 	ASSERT_EQ(0, vmm_set_workload(vm, -1, &wl));
 }
 
+/*
+ * Starts the guest and waits, at the emulator's pace, until every vCPU
+ * booted and runs @mode, then a little more for it to settle in (halt).
+ */
+static void start_settled(struct __test_metadata *_metadata, struct vmm *vm,
+			  enum ltg_mode mode)
+{
+	struct vmm_vcpu_info in;
+	unsigned int v, ready = 0;
+	int i;
+
+	ASSERT_EQ(0, vmm_start(vm));
+	for (i = 0; i < 600 && ready < vmm_nr_vcpus(vm); i++) {
+		usleep(100000);
+		for (v = 0, ready = 0; v < vmm_nr_vcpus(vm); v++) {
+			ASSERT_EQ(0, vmm_vcpu_info(vm, v, &in));
+			ready += in.booted && in.guest.mode == mode;
+		}
+	}
+	ASSERT_EQ(vmm_nr_vcpus(vm), ready) TH_LOG("vCPUs never took the mode");
+	usleep(100000);
+	ASSERT_FALSE(vmm_failed(vm)) TH_LOG("%s", vmm_error(vm));
+}
+
 /* One harvest; returns its epoch. */
 static uint64_t harvest(struct __test_metadata *_metadata, struct ltnl *nl,
 			uint32_t id)
@@ -70,10 +94,8 @@ TEST_F(guest, halted_vcpus)
 	int i;
 
 	set_all(_metadata, self->vm, LTG_MODE_IDLE);
-	ASSERT_EQ(0, vmm_start(self->vm));
-	/* Let both vCPUs boot and block in HLT. */
-	usleep(500000);
-	ASSERT_FALSE(vmm_failed(self->vm)) TH_LOG("%s", vmm_error(self->vm));
+	/* Both vCPUs booted and blocked in HLT. */
+	start_settled(_metadata, self->vm, LTG_MODE_IDLE);
 	/* A deadline far longer than the wait: no kick may complete it. */
 	ASSERT_EQ(0, ltnl_trace_start(&self->nl, self->id,
 				      LOOSETRACE_MODE_LOOSE, 1000000));
@@ -116,9 +138,7 @@ TEST_F(guest, spinning_vcpus_are_kicked)
 	int i;
 
 	set_all(_metadata, self->vm, LTG_MODE_SPIN);
-	ASSERT_EQ(0, vmm_start(self->vm));
-	usleep(500000);
-	ASSERT_FALSE(vmm_failed(self->vm)) TH_LOG("%s", vmm_error(self->vm));
+	start_settled(_metadata, self->vm, LTG_MODE_SPIN);
 	/* 1 us: any vCPU still in the guest at the first poll is kicked. */
 	ASSERT_EQ(0, ltnl_trace_start(&self->nl, self->id,
 				      LOOSETRACE_MODE_LOOSE, 1));
