@@ -398,10 +398,10 @@ static int lt_trace_stop_doit(struct sk_buff *skb, struct genl_info *info)
  * once .start succeeded: a caller that stops reading loses the round, as
  * with KVM_GET_DIRTY_LOG.
  */
-static int lt_harvest_start(struct netlink_callback *cb)
+static int lt_harvest_begin(struct netlink_callback *cb,
+			    struct netlink_ext_ack *extack)
 {
 	struct nlattr **attrs = lt_dump_attrs(cb);
-	struct netlink_ext_ack *extack = cb->extack;
 	u64 gfn_start = 0, gfn_count = 0;
 	struct lt_harvest *h;
 	struct lt_vm *vm;
@@ -437,6 +437,26 @@ static int lt_harvest_start(struct netlink_callback *cb)
 	return 0;
 }
 
+/* cb->args[0]: the harvest; [1], [2]: an error kept for .dumpit, reason */
+static int lt_harvest_start(struct netlink_callback *cb)
+{
+	struct netlink_ext_ack local = {};
+	int ret;
+
+	if (cb->extack)
+		return lt_harvest_begin(cb, cb->extack);
+	/*
+	 * 6.1 gives .start no extended ack. An error found here then goes
+	 * to the first .dumpit, whose NLMSG_DONE carries it with its reason.
+	 */
+	ret = lt_harvest_begin(cb, &local);
+	if (!ret || !local._msg)
+		return ret;
+	cb->args[1] = ret;
+	cb->args[2] = (long)local._msg;
+	return 0;
+}
+
 /* Room kept in a message for everything but the bitmap data. */
 #define LT_HARVEST_MSG_OVERHEAD	256
 
@@ -449,6 +469,12 @@ static int lt_harvest_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	int room;
 	void *hdr;
 
+	if (!h) {
+		/* the error lt_harvest_start() kept, string and all static */
+		if (cb->extack)
+			cb->extack->_msg = (const char *)cb->args[2];
+		return (int)cb->args[1];
+	}
 	while (h->cur_slot < h->nr_slots) {
 		hs = &h->slots[h->cur_slot];
 		room = skb_tailroom(skb) - LT_HARVEST_MSG_OVERHEAD;

@@ -177,6 +177,7 @@ TEST(harvest_without_trace)
 	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
 	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 	EXPECT_EQ(-ENODATA, ltnl_harvest(&nl, id, 0, 0, &h));
+	ASSERT_EXTACK(&nl);
 	EXPECT_EQ(-ENODATA, ltnl_trace_stop(&nl, id));
 	ASSERT_EXTACK(&nl);
 	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
@@ -187,6 +188,7 @@ TEST(harvest_without_trace)
 	EXPECT_EQ(-ENODATA, ltnl_harvest(&nl, id, 0, 0, &h));
 	/* A VM id nobody attached. */
 	EXPECT_EQ(-ENOENT, ltnl_harvest(&nl, 0x7fffffff, 0, 0, &h));
+	ASSERT_EXTACK(&nl);
 	EXPECT_EQ(0, ltnl_detach(&nl, id));
 	EXPECT_EQ(-ENOENT, ltnl_trace_start(&nl, id, 0, 0));
 	ASSERT_EXTACK(&nl);
@@ -268,6 +270,7 @@ TEST(malformed_attributes)
 	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
 	EXPECT_EQ(-EINVAL, ltnl_harvest(&nl, id, ~0ULL - 5, 100,
 					&(struct ltnl_harvest){ 0 }));
+	ASSERT_EXTACK(&nl);
 	/* An unknown command. */
 	EXPECT_EQ(-EOPNOTSUPP, ltnl_raw(&nl, LOOSETRACE_CMD_MAX + 3, NULL, 0));
 
