@@ -141,7 +141,8 @@ int ctl_call(struct ctl_req *req, struct ctl_reply *rep,
 	}
 	close(fd);
 	rep->msg[sizeof(rep->msg) - 1] = '\0';
-	if (rep->err == -EPERM) {
+	/* exit code 4 is the agent's refusal of a non-root caller only */
+	if (rep->kind == CTL_R_DENIED) {
 		fprintf(stderr, "agentctl: %s\n", rep->msg[0] ? rep->msg :
 			"permission denied");
 		return EXIT_PERM;

@@ -101,6 +101,8 @@ static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 	pr_u64("switchover_ms", m->switchover_ms);
 	pr_u64("total_ms", m->elapsed_ms);
 	pr_bool("memory_identical", ok);
+	if (m->source_left_paused)
+		pr_bool("source_left_paused", 1);
 	pr_open("trace");
 	pr_float("install_ms", m->trace_install_ns / 1e6, "ms");
 	pr_u64("epochs", m->epochs);

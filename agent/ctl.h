@@ -137,13 +137,15 @@ struct ctl_migrate {
 	char stop_reason[CTL_REASON_LEN];	/* why pre-copy ended */
 	char dest_message[CTL_MSG_LEN];
 	uint32_t nlog;			/* entries in log[] */
-	uint32_t pad;
+	/* failed after RESUME went out: the source VM was not resumed */
+	uint32_t source_left_paused;
 	struct ctl_round log[CTL_ROUND_LOG];
 };
 
 enum ctl_reply_kind {
 	CTL_R_FINAL = 1,
 	CTL_R_PROGRESS,
+	CTL_R_DENIED,		/* final: the caller is not root */
 };
 
 struct ctl_reply {

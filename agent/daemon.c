@@ -34,6 +34,11 @@
 
 #define DEFAULT_PORT		7450
 #define DEFAULT_PEER_TIMEOUT	30000
+/* a switchover waits up to 60 s for DONE; systemd stops after 90 s */
+#define STOP_WAIT_MS		70000
+
+/* agentctl migrate requests being served, replies included */
+static int migrate_calls;
 
 struct attached {
 	uint32_t pid;
@@ -426,6 +431,7 @@ static void *ctl_thread(void *arg)
 	if (n == 0)
 		goto out;	/* connected and went away: a liveness probe */
 	if (!peer_is_root(fd)) {
+		rep->kind = CTL_R_DENIED;
 		rep->err = -EPERM;
 		snprintf(rep->msg, sizeof(rep->msg),
 			 "permission denied: only root may control loosetrace-agent");
@@ -443,6 +449,7 @@ static void *ctl_thread(void *arg)
 	req.target[sizeof(req.target) - 1] = '\0';
 	req.vmm_sock[sizeof(req.vmm_sock) - 1] = '\0';
 	if (req.op == CTL_MIGRATE) {
+		__atomic_add_fetch(&migrate_calls, 1, __ATOMIC_RELAXED);
 		err = op_migrate(fd, &req, rep);
 	} else {
 		pthread_mutex_lock(&g.lock);
@@ -476,6 +483,8 @@ static void *ctl_thread(void *arg)
 	rep->kind = CTL_R_FINAL;
 	rep->err = err;
 	send_reply(fd, rep);
+	if (req.op == CTL_MIGRATE)
+		__atomic_sub_fetch(&migrate_calls, 1, __ATOMIC_RELAXED);
 out:
 	free(rep);
 	close(fd);
@@ -498,19 +507,21 @@ static void incoming_ended(void *arg, int err)
 static void *peer_thread(void *arg)
 {
 	const struct dest_hooks hooks = { .ended = incoming_ended };
+	const char *vmm;
 	int fd = (int)(intptr_t)arg, busy, err;
 	struct dest_result res;
 	struct wire_conn c;
 
 	pthread_mutex_lock(&g.lock);
-	busy = g.incoming_busy || !g.incoming_vmm;
+	vmm = g.incoming_vmm;
+	busy = g.incoming_busy || !vmm;
 	if (!busy)
 		g.incoming_busy = 1;
 	pthread_mutex_unlock(&g.lock);
 	if (busy) {
 		/* answer in protocol so the source can show why */
 		if (!wire_conn_init(&c, fd, 1000)) {
-			wire_send_error(&c, EBUSY, g.incoming_vmm ?
+			wire_send_error(&c, EBUSY, vmm ?
 					"destination busy with another migration" :
 					"this agent takes no incoming migration (no --incoming VMM)");
 			wire_conn_free(&c);
@@ -518,8 +529,8 @@ static void *peer_thread(void *arg)
 		close(fd);
 		return NULL;
 	}
-	logmsg("incoming migration into %s", g.incoming_vmm);
-	err = dest_serve(fd, g.incoming_vmm, g.peer_timeout_ms, &hooks, &res);
+	logmsg("incoming migration into %s", vmm);
+	err = dest_serve(fd, vmm, g.peer_timeout_ms, &hooks, &res);
 	close(fd);
 	if (err)
 		logmsg("incoming migration failed: %s", res.why);
@@ -537,10 +548,18 @@ static int spawn(void *(*fn)(void *), int fd)
 	pthread_t t;
 	int err;
 
+	sigset_t stop_sigs, old;
+
+	/* the main thread alone takes SIGINT and SIGTERM */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_sigs, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	err = pthread_create(&t, &attr, fn, (void *)(intptr_t)fd);
 	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		close(fd);
 	return -err;
@@ -633,6 +652,26 @@ static void print_usage(FILE *f)
 }
 
 static int stop;
+
+/*
+ * Outgoing migrations end cleanly before the agent exits: each resumes
+ * and untraces its VM (a paused VM left behind would stay paused). Bounded
+ * by the longest wait of a switchover, for DONE.
+ */
+static void stop_migrations(void)
+{
+	int i, n = 1;
+
+	source_stop_all();
+	for (i = 0; i < STOP_WAIT_MS / 50 && n; i++) {
+		/* until each migrate call has also sent agentctl its reply */
+		n = __atomic_load_n(&migrate_calls, __ATOMIC_RELAXED);
+		if (n)
+			usleep(50000);
+	}
+	if (n)
+		logmsg("%d migration(s) still running at exit", n);
+}
 
 static void on_signal(int sig)
 {
@@ -728,9 +767,15 @@ int main(int argc, char **argv)
 		}
 	}
 	logmsg("exiting on signal %d", stop);
+	close(pfd[0].fd);
+	close(pfd[1].fd);
 	unlink(g.ctl_path);
+	stop_migrations();
 	/* closing the netlink socket detaches what agentctl attached */
+	pthread_mutex_lock(&g.lock);
 	if (g.ipc_ok)
 		ipc_close(&g.ipc);
+	g.ipc_ok = 0;
+	pthread_mutex_unlock(&g.lock);
 	return 0;
 }

@@ -148,6 +148,7 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 		free(s);
 		free(r);
 		snprintf(res->why, sizeof(res->why), "out of memory");
+		dest_ended(hk, -ENOMEM, &told);
 		return -ENOMEM;
 	}
 	dest_session_init(s, &target);

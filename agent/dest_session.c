@@ -341,6 +341,8 @@ static int on_resume(struct dest_session *s, const uint8_t *p, uint32_t len,
 		return fail(s, -EBADMSG, "malformed RESUME");
 	if (!s->final_round || !s->state || s->state_got != s->state_total)
 		return fail(s, -EPROTO, "RESUME before the final round and state");
+	if ((m.flags & WIRE_RESUME_CHECK) && !(s->caps & WIRE_CAP_RESUME_CHECK))
+		return fail(s, -EPROTO, "RESUME check without its capability");
 	if (m.flags & WIRE_RESUME_DIGEST) {
 		/* memory as it will run, before the guest touches it */
 		t0 = now_ns();
@@ -348,6 +350,12 @@ static int on_resume(struct dest_session *s, const uint8_t *p, uint32_t len,
 		d.digest_ns = now_ns() - t0;
 		d.flags = WIRE_RESUME_DIGEST;
 	}
+	/* never run a guest whose memory is not the source's */
+	if ((m.flags & WIRE_RESUME_CHECK) && d.digest != m.src_digest)
+		return fail(s, -EIO,
+			    "memory differs from the source's at the pause (digest %016llx, source %016llx): not resumed",
+			    (unsigned long long)d.digest,
+			    (unsigned long long)m.src_digest);
 	err = s->target->resume(s->target->ctx, s->state, s->state_total,
 				s->why, sizeof(s->why));
 	if (err) {

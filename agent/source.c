@@ -53,7 +53,8 @@ struct mig {
 	uint32_t vm_id;
 	int pidfd;
 	int tracing;
-	int paused;
+	int paused;		/* we paused the VM: teardown resumes it */
+	int peer_refused;	/* the destination answered ERROR */
 	struct ipc_vm vm;
 	uint8_t *mem[IPC_MAX_SLOTS];
 	uint64_t *dirty[IPC_MAX_SLOTS];
@@ -167,6 +168,7 @@ static int expect(struct mig *m, uint8_t type, struct wire_hdr *h)
 	if (h->type == WIRE_ERROR) {
 		if (wire_get_error(m->conn.buf, h->len, &e))
 			return fail(m, -EBADMSG, "malformed ERROR from the destination");
+		m->peer_refused = 1;
 		return fail(m, -e.code, "destination refused: %s", e.reason);
 	}
 	if (h->type != type)
@@ -179,12 +181,21 @@ static int expect(struct mig *m, uint8_t type, struct wire_hdr *h)
  * Between frames: has the VMM died, the module dropped the VM, or the
  * destination sent an ERROR? Checked every few frames, not per page.
  */
+static int source_stopping;
+
+void source_stop_all(void)
+{
+	__atomic_store_n(&source_stopping, 1, __ATOMIC_RELAXED);
+}
+
 static int check_alive(struct mig *m)
 {
 	struct pollfd pfd = { .fd = m->conn.fd, .events = POLLIN };
 	struct ipc_event ev;
 	struct wire_hdr h;
 
+	if (__atomic_load_n(&source_stopping, __ATOMIC_RELAXED))
+		return fail(m, -ECANCELED, "the agent is stopping");
 	if (vmfd_exited(m->pidfd))
 		return fail(m, -ESRCH, "the VMM (pid %u) exited", m->req->vm_pid);
 	while (ipc_event_read(&m->ipc, &ev) > 0)
@@ -465,7 +476,8 @@ static int setup(struct mig *m)
 	if (err)
 		return fail(m, err, "VMM control socket %s: %s",
 			    m->req->vmm_sock, why);
-	if (vs.pid && vs.pid != (pid_t)m->req->vm_pid)
+	/* pausing another VMM would let the traced VM write on unseen */
+	if (vs.pid != (pid_t)m->req->vm_pid)
 		return fail(m, -EINVAL, "VMM control socket %s belongs to pid %d, not %u",
 			    m->req->vmm_sock, (int)vs.pid, m->req->vm_pid);
 	fdnum = vs.vm_fd >= 0 ? vs.vm_fd : vmfd_find(m->req->vm_pid, why,
@@ -591,6 +603,9 @@ static int precopy(struct mig *m)
 
 	m->st->phase = MIG_PRECOPY;
 	for (round = 1; ; round++) {
+		dirty = check_alive(m);
+		if (dirty < 0)
+			return dirty;
 		t0 = now_ns();
 		tx0 = m->conn.bytes_tx;
 		dirty = do_round(m, round, 0);
@@ -644,10 +659,28 @@ static uint64_t source_digest(struct mig *m)
 	return d;
 }
 
+/*
+ * After RESUME went out the destination may be running the guest, unless
+ * it said otherwise: restarting the source as well would run two copies.
+ * Whatever else went wrong, the source VM stays paused and the reason says
+ * so; the operator resumes it once sure the destination does not run.
+ */
+static int left_paused(struct mig *m, int err, const char *what)
+{
+	size_t n = strlen(m->why);
+
+	m->paused = 0;
+	m->st->source_left_paused = 1;
+	snprintf(m->why + n, m->why_len - n,
+		 "%s%s; the destination may be running the guest, so the source VM is left paused",
+		 n ? ": " : "", what);
+	return err;
+}
+
 static int switchover(struct mig *m)
 {
 	struct wire_resume rs = { .flags = WIRE_RESUME_DIGEST };
-	uint64_t t_pause, t_round, tx0, digest;
+	uint64_t t_pause, t_round, tx0, t_digest, digest;
 	struct wire_done done;
 	struct wire_hdr h;
 	uint8_t *blob = NULL;
@@ -659,10 +692,14 @@ static int switchover(struct mig *m)
 
 	m->st->phase = MIG_SWITCHOVER;
 	t_pause = now_ns();
+	/*
+	 * Counted as paused before asking: a pause that timed out may still
+	 * have happened, and resuming a running VM does no harm.
+	 */
+	m->paused = 1;
 	err = vmmhook_pause(m->req->vmm_sock, why, sizeof(why));
 	if (err)
 		return fail(m, err, "pausing the VM: %s", why);
-	m->paused = 1;
 	t_round = now_ns();
 	tx0 = m->conn.bytes_tx;
 	dirty = do_round(m, m->st->round + 1, 1);
@@ -677,33 +714,45 @@ static int switchover(struct mig *m)
 				 sizeof(why));
 	if (err)
 		return fail(m, err, "saving the VM's state: %s", why);
+	/*
+	 * The paused source does not change: its digest goes with RESUME, so
+	 * that a destination whose memory differs refuses to run it.
+	 */
+	t_digest = now_ns();
+	digest = source_digest(m);
+	t_digest = now_ns() - t_digest;
+	if (m->caps & WIRE_CAP_RESUME_CHECK) {
+		rs.flags |= WIRE_RESUME_CHECK;
+		rs.src_digest = digest;
+	}
 	err = send_state(m, blob, len);
 	free(blob);
+	/* a RESUME not sent whole is no RESUME: the destination waits on */
 	if (!err)
 		err = send_frame(m, WIRE_RESUME, 0, buf,
 				 wire_put_resume(buf, &rs), NULL, 0);
 	if (err)
 		return err;
-	/* the paused source does not change: digest it meanwhile */
-	digest = source_digest(m);
 	m->conn.timeout_ms = DONE_TIMEOUT_MS;
 	err = expect(m, WIRE_DONE, &h);
 	if (err)
-		return err;
+		return m->peer_refused ? err : left_paused(m, err, "");
 	if (wire_get_done(m->conn.buf, h.len, &done))
-		return fail(m, -EBADMSG, "malformed DONE");
+		return left_paused(m, fail(m, -EBADMSG, "malformed DONE"), "");
 	if (done.status)
 		return fail(m, -(int)done.status, "destination could not resume: %s",
 			    done.message);
-	/* the verification digest is not part of the guest's downtime */
-	m->st->switchover_ms = (now_ns() - t_pause - done.digest_ns) / 1000000;
+	/* the verification digests are not part of the guest's downtime */
+	m->st->switchover_ms = (now_ns() - t_pause - t_digest -
+				done.digest_ns) / 1000000;
 	snprintf(m->st->dest_message, sizeof(m->st->dest_message), "%s",
 		 done.message);
+	/* only a destination without the check can get here with a mismatch */
 	if (!(done.flags & WIRE_RESUME_DIGEST) || done.digest != digest)
-		return fail(m, -EIO,
+		return left_paused(m, fail(m, -EIO,
 			    "destination memory differs from the source's at the pause (digest %016llx, source %016llx)",
 			    (unsigned long long)done.digest,
-			    (unsigned long long)digest);
+			    (unsigned long long)digest), "");
 	/* the guest runs on the destination now: this copy stays paused */
 	m->paused = 0;
 	m->st->phase = MIG_DONE;

@@ -18,4 +18,11 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 		   source_progress_fn progress, void *arg,
 		   struct ctl_migrate *out, char *why, size_t why_len);
 
+/*
+ * Makes every running migration fail at its next check ("the agent is
+ * stopping"), its VM running again and untraced, unless its switchover
+ * already sent RESUME.
+ */
+void source_stop_all(void);
+
 #endif /* LT_AGENT_SOURCE_H */

@@ -418,18 +418,30 @@ static uint32_t put_status(uint8_t *p, uint32_t code, const char *text)
 	return STATUS_HDR_LEN + n;
 }
 
+/* RESUME: flags, then with CHECK (which needs DIGEST) the source's digest. */
 int wire_get_resume(const uint8_t *p, uint32_t len, struct wire_resume *m)
 {
-	if (len != 4)
+	if (len < 4)
 		return -EBADMSG;
 	m->flags = get32(p);
-	return m->flags & ~WIRE_RESUME_DIGEST ? -EBADMSG : 0;
+	m->src_digest = 0;
+	if (m->flags & ~(WIRE_RESUME_DIGEST | WIRE_RESUME_CHECK))
+		return -EBADMSG;
+	if (!(m->flags & WIRE_RESUME_CHECK))
+		return len == 4 ? 0 : -EBADMSG;
+	if (len != 12 || !(m->flags & WIRE_RESUME_DIGEST))
+		return -EBADMSG;
+	m->src_digest = get64(p + 4);
+	return 0;
 }
 
 uint32_t wire_put_resume(uint8_t *p, const struct wire_resume *m)
 {
 	put32(p, m->flags);
-	return 4;
+	if (!(m->flags & WIRE_RESUME_CHECK))
+		return 4;
+	put64(p + 4, m->src_digest);
+	return 12;
 }
 
 #define DONE_HDR_LEN	24

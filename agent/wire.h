@@ -51,7 +51,8 @@ enum wire_type {
 
 /* capabilities exchanged in HELLO/WELCOME */
 #define WIRE_CAP_ZERO_PAGES	(1ULL << 0)	/* WIRE_F_ZERO runs */
-#define WIRE_CAPS_SUPPORTED	WIRE_CAP_ZERO_PAGES
+#define WIRE_CAP_RESUME_CHECK	(1ULL << 1)	/* WIRE_RESUME_CHECK */
+#define WIRE_CAPS_SUPPORTED	(WIRE_CAP_ZERO_PAGES | WIRE_CAP_RESUME_CHECK)
 
 struct wire_hdr {
 	uint8_t version;
@@ -115,9 +116,11 @@ struct wire_round_end {
 
 /* RESUME flags */
 #define WIRE_RESUME_DIGEST	0x1	/* digest memory before resuming */
+#define WIRE_RESUME_CHECK	0x2	/* resume only if it equals src_digest */
 
 struct wire_resume {
 	uint32_t flags;
+	uint64_t src_digest;	/* with WIRE_RESUME_CHECK */
 };
 
 struct wire_done {

@@ -5,9 +5,10 @@
  * uapi/linux/loosetrace.h and Documentation/netlink.rst.
  *
  * Every operation has its own policy (strict validation), every operation
- * that changes state needs CAP_NET_ADMIN in the socket's network
- * namespace owner (GENL_ADMIN_PERM), and every error the module detects
- * carries an extended-ack message.
+ * that changes state needs CAP_NET_ADMIN in the initial user namespace
+ * (GENL_ADMIN_PERM: a VM is a host resource, whatever the caller's
+ * network namespace), and every error the module detects carries an
+ * extended-ack message.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -152,6 +153,17 @@ err_free:
 	return -EMSGSIZE;
 }
 
+/* Undoes an ATTACH whose caller never learned the VM id. */
+static void lt_detach_id(u32 id)
+{
+	struct lt_vm *vm = lt_vm_get(id);
+
+	if (vm) {
+		lt_vm_detach(vm, LOOSETRACE_DETACH_REQUESTED);
+		lt_vm_put(vm);
+	}
+}
+
 static int lt_attach(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
@@ -177,20 +189,17 @@ static int lt_attach(struct sk_buff *skb, struct genl_info *info)
 	ret = -EMSGSIZE;
 	hdr = genlmsg_put_reply(msg, info, &loosetrace_family, 0,
 				LOOSETRACE_CMD_ATTACH);
-	if (!hdr || nla_put_u32(msg, LOOSETRACE_A_VM_ID, id))
-		goto err_detach;
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-
-err_detach:
-	{
-		struct lt_vm *vm = lt_vm_get(id);
-
-		if (vm) {
-			lt_vm_detach(vm, LOOSETRACE_DETACH_REQUESTED);
-			lt_vm_put(vm);
-		}
+	if (!hdr || nla_put_u32(msg, LOOSETRACE_A_VM_ID, id)) {
+		nlmsg_free(msg);
+		lt_detach_id(id);
+		return ret;
 	}
+	genlmsg_end(msg, hdr);
+	ret = genlmsg_reply(msg, info);
+	if (ret)
+		lt_detach_id(id);
+	return ret;
+
 err_free:
 	nlmsg_free(msg);
 	return ret;

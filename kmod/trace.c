@@ -300,13 +300,19 @@ static int lt_harvest_prepare(struct lt_vm *vm, u64 gfn_start, u64 gfn_end,
 	u32 i;
 
 	for (i = 0; i < vm->nr_slots; i++) {
-		ms = lt_memslot(kvm, &vm->slots[i]);
-		if (!ms || !ms->dirty_bitmap)
-			continue;
-		first = max_t(u64, gfn_start, ms->base_gfn);
-		last = min_t(u64, gfn_end, ms->base_gfn + ms->npages);
+		first = max_t(u64, gfn_start, vm->slots[i].base_gfn);
+		last = min_t(u64, gfn_end,
+			     vm->slots[i].base_gfn + vm->slots[i].npages);
 		if (first >= last)
 			continue;
+		/*
+		 * A traced slot the VMM deleted, moved or stopped logging
+		 * took its dirty bits with it: reporting it clean would
+		 * lose writes, so the harvest fails instead.
+		 */
+		ms = lt_memslot(kvm, &vm->slots[i]);
+		if (!ms || !ms->dirty_bitmap)
+			return -ESTALE;
 
 		hs = &h->slots[h->nr_slots];
 		hs->slot = vm->slots[i].slot;
@@ -358,6 +364,11 @@ int lt_harvest_take(struct lt_vm *vm, u64 gfn_start, u64 gfn_count,
 	start_ns = ktime_get_ns();
 	mutex_lock(&kvm->slots_lock);
 	r = lt_harvest_prepare(vm, gfn_start, gfn_end, h, bufs);
+	if (r == -ESTALE) {
+		NL_SET_ERR_MSG(extack,
+			       "a traced memslot was deleted, moved or lost dirty logging since TRACE_START: its writes are unknown, stop and start the trace");
+		goto out_unlock;
+	}
 	if (r) {
 		NL_SET_ERR_MSG(extack, "out of memory for the harvest's bitmaps");
 		goto out_unlock;

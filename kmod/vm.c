@@ -168,12 +168,15 @@ int lt_vm_attach(int fd, u32 portid, struct net *net, u32 *id,
 		NL_SET_ERR_MSG(extack, "no free VM id");
 		goto out_unlock;
 	}
-	mutex_unlock(&lt_vms_lock);
-	fput(file);
-
-	ret = 0;
+	/*
+	 * Still under the lock: once it is dropped, an unload (which does
+	 * not wait for this request) may detach and free the VM, and must
+	 * find the reaper armed or not, never armed after its cancel.
+	 */
 	*id = vm->id;
 	schedule_delayed_work(&lt_reaper, LT_REAP_INTERVAL);
+	mutex_unlock(&lt_vms_lock);
+	fput(file);
 	return 0;
 
 out_unlock:

@@ -94,14 +94,21 @@ static void round_frames(struct stream *s, const uint8_t *src, int r,
 
 void stream_migration(struct stream *s, const uint8_t *src, int rounds)
 {
+	struct wire_resume rs = { .flags = WIRE_RESUME_DIGEST };
+
+	stream_migration_resume(s, src, rounds, WIRE_CAP_ZERO_PAGES, &rs);
+}
+
+void stream_migration_resume(struct stream *s, const uint8_t *src,
+			     int rounds, uint64_t caps,
+			     const struct wire_resume *rs)
+{
 	struct wire_hello h = { .proto_min = 1, .proto_max = 1,
-				.caps = WIRE_CAP_ZERO_PAGES,
-				.software = "selftest" };
+				.caps = caps, .software = "selftest" };
 	struct wire_layout l = {
 		.page_size = WIRE_PAGE_SIZE, .vcpus = 2, .nslots = MEM_SLOTS,
 		.slots = { { 0, MEM_SLOT_PAGES }, { 0x1000, MEM_SLOT_PAGES } },
 	};
-	struct wire_resume rs = { .flags = WIRE_RESUME_DIGEST };
 	struct wire_chunk c = { .total = 100 };
 	uint8_t p[512];
 	uint32_t n;
@@ -114,7 +121,7 @@ void stream_migration(struct stream *s, const uint8_t *src, int rounds)
 	n = wire_put_chunk_hdr(p, WIRE_STATE, &c);
 	memset(p + n, 0xab, 100);
 	stream_frame(s, WIRE_STATE, 0, p, n + 100);
-	stream_frame(s, WIRE_RESUME, 0, p, wire_put_resume(p, &rs));
+	stream_frame(s, WIRE_RESUME, 0, p, wire_put_resume(p, rs));
 }
 
 static int mt_layout(void *ctx, const struct wire_layout *l, char *why,

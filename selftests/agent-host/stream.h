@@ -33,6 +33,10 @@ void stream_frame(struct stream *s, uint8_t type, uint16_t flags,
  * runs.
  */
 void stream_migration(struct stream *s, const uint8_t *src, int rounds);
+/* The same, offering @caps in HELLO and ending with RESUME @rs. */
+void stream_migration_resume(struct stream *s, const uint8_t *src,
+			     int rounds, uint64_t caps,
+			     const struct wire_resume *rs);
 void stream_free(struct stream *s);
 
 struct mem_target {

@@ -74,6 +74,7 @@ TEST(payload_round_trips)
 	struct wire_hello h = { 1, 3, 5, "x" }, h2;
 	struct wire_done d = { .status = 0, .flags = 1, .digest = 42,
 			       .message = "hi" }, d2;
+	struct wire_resume rs, rs2;
 	struct wire_pages pg;
 	uint8_t p[1024];
 	uint32_t n;
@@ -94,6 +95,21 @@ TEST(payload_round_trips)
 	n = wire_put_done(p, &d);
 	ASSERT_EQ(0, wire_get_done(p, n, &d2));
 	ASSERT_EQ(42, d2.digest);
+
+	/* RESUME: 4 bytes of flags, 12 with the source's digest */
+	rs.flags = WIRE_RESUME_DIGEST | WIRE_RESUME_CHECK;
+	rs.src_digest = 0x1122334455667788ULL;
+	n = wire_put_resume(p, &rs);
+	ASSERT_EQ(12, n);
+	ASSERT_EQ(0, wire_get_resume(p, n, &rs2));
+	ASSERT_EQ(rs.src_digest, rs2.src_digest);
+	ASSERT_EQ(-EBADMSG, wire_get_resume(p, 4, &rs2));
+	p[0] = WIRE_RESUME_CHECK;		/* CHECK without DIGEST */
+	ASSERT_EQ(-EBADMSG, wire_get_resume(p, 12, &rs2));
+	rs.flags = WIRE_RESUME_DIGEST;
+	n = wire_put_resume(p, &rs);
+	ASSERT_EQ(4, n);
+	ASSERT_EQ(-EBADMSG, wire_get_resume(p, 12, &rs2));
 	ASSERT_STREQ("hi", d2.message);
 
 	/* a PAGES frame's length must match its count exactly */
@@ -142,6 +158,56 @@ TEST_F(dest, full_migration_copies_memory)
 	ASSERT_EQ(3, self->s.stats.rounds);
 	ASSERT_EQ(0, memcmp(self->src, self->t->mem,
 			    MEM_PAGES * WIRE_PAGE_SIZE));
+}
+
+/* The source's digest rides with RESUME: equal memory resumes... */
+TEST_F(dest, resume_checked_against_source_digest)
+{
+	struct wire_resume rs = {
+		.flags = WIRE_RESUME_DIGEST | WIRE_RESUME_CHECK,
+		.src_digest = wire_mem_digest(self->src, MEM_PAGES),
+	};
+
+	stream_migration_resume(&self->st, self->src, 2,
+				WIRE_CAP_ZERO_PAGES | WIRE_CAP_RESUME_CHECK,
+				&rs);
+	ASSERT_EQ(0, stream_feed(&self->s, self->st.buf, self->st.len, 1,
+				 &self->r));
+	ASSERT_EQ(DEST_DONE, self->s.phase);
+	ASSERT_EQ(1, self->t->resumed);
+}
+
+/* ...different memory is refused and never runs. */
+TEST_F(dest, resume_refused_when_memory_differs)
+{
+	struct wire_resume rs = {
+		.flags = WIRE_RESUME_DIGEST | WIRE_RESUME_CHECK,
+		.src_digest = wire_mem_digest(self->src, MEM_PAGES) ^ 1,
+	};
+
+	stream_migration_resume(&self->st, self->src, 2,
+				WIRE_CAP_ZERO_PAGES | WIRE_CAP_RESUME_CHECK,
+				&rs);
+	ASSERT_EQ(-EIO, stream_feed(&self->s, self->st.buf, self->st.len, 1,
+				    &self->r));
+	ASSERT_EQ(DEST_FAILED, self->s.phase);
+	ASSERT_EQ(0, self->t->resumed);
+	ASSERT_NE(NULL, strstr(self->s.why, "not resumed"));
+}
+
+/* The check is only for a source that was granted it. */
+TEST_F(dest, resume_check_needs_its_capability)
+{
+	struct wire_resume rs = {
+		.flags = WIRE_RESUME_DIGEST | WIRE_RESUME_CHECK,
+		.src_digest = wire_mem_digest(self->src, MEM_PAGES),
+	};
+
+	stream_migration_resume(&self->st, self->src, 2, WIRE_CAP_ZERO_PAGES,
+				&rs);
+	ASSERT_EQ(-EPROTO, stream_feed(&self->s, self->st.buf, self->st.len,
+				       1, &self->r));
+	ASSERT_EQ(0, self->t->resumed);
 }
 
 TEST_F(dest, layout_refused_before_any_write)

@@ -281,6 +281,31 @@ TEST(malformed_attributes)
 	ltnl_close(&nl);
 }
 
+/* A traced slot deleted by the VMM: HARVEST fails, it never reports it clean. */
+TEST(slot_deleted_mid_trace)
+{
+	struct kvm_userspace_memory_region del = { .slot = 0 };
+	struct ltnl_harvest h;
+	struct ltnl nl;
+	struct tvm t;
+	uint32_t id;
+
+	if (engine_skip(_metadata, &nl))
+		return;
+	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
+	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
+	ASSERT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
+	ASSERT_EQ(0, ltnl_harvest(&nl, id, 0, 0, &h));
+	ASSERT_EQ(0, ioctl(t.vm_fd, KVM_SET_USER_MEMORY_REGION, &del));
+	EXPECT_EQ(-ESTALE, ltnl_harvest(&nl, id, 0, 0, &h));
+	ASSERT_EXTACK(&nl);
+	TH_LOG("%s", nl.err);
+	EXPECT_EQ(0, ltnl_trace_stop(&nl, id));
+	EXPECT_EQ(0, ltnl_detach(&nl, id));
+	tvm_destroy(&t);
+	ltnl_close(&nl);
+}
+
 TEST(slot_logged_by_vmm)
 {
 	struct ltnl nl;
