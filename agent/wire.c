@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -529,14 +530,37 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	return n ? 0 : -ETIMEDOUT;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Time left of a deadline set @timeout_ms after @start: a peer trickling
+ * a byte now and then must not hold the connection past it.
+ */
+static int left_ms(int64_t start, int timeout_ms)
+{
+	int64_t left;
+
+	if (timeout_ms < 0)
+		return -1;
+	left = start + timeout_ms - mono_ms();
+	return left > 0 ? (int)left : 0;
+}
+
 static int read_full(struct wire_conn *c, void *buf, size_t len)
 {
+	int64_t start = mono_ms();
 	uint8_t *p = buf;
 	ssize_t n;
 	int err;
 
 	while (len) {
-		err = wait_fd(c->fd, POLLIN, c->timeout_ms);
+		err = wait_fd(c->fd, POLLIN, left_ms(start, c->timeout_ms));
 		if (err)
 			return err;
 		n = recv(c->fd, p, len, 0);
@@ -557,11 +581,12 @@ static int read_full(struct wire_conn *c, void *buf, size_t len)
 static int write_full(struct wire_conn *c, struct iovec *iov, int cnt)
 {
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = cnt };
+	int64_t start = mono_ms();
 	ssize_t n;
 	int err;
 
 	while (mh.msg_iovlen) {
-		err = wait_fd(c->fd, POLLOUT, c->timeout_ms);
+		err = wait_fd(c->fd, POLLOUT, left_ms(start, c->timeout_ms));
 		if (err)
 			return err;
 		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);

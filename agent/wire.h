@@ -182,7 +182,7 @@ struct wire_conn {
 	int fd;
 	uint32_t tx_seq;
 	uint32_t rx_seq;
-	int timeout_ms;		/* per read/write wait */
+	int timeout_ms;		/* per header, payload or send */
 	uint64_t bytes_tx;
 	uint64_t bytes_rx;
 	uint8_t *buf;		/* WIRE_MAX_PAYLOAD bytes */

@@ -5,9 +5,11 @@
  * streams, good and bad. No VM, no network.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -341,6 +343,41 @@ TEST(socket_sequence_checked)
 	close(sv[1]);
 	wire_conn_free(&a);
 	wire_conn_free(&b);
+}
+
+/*
+ * A peer that trickles a valid frame a byte at a time: the timeout covers
+ * the whole header, so the reader gives up instead of being held.
+ */
+TEST(trickling_peer_times_out)
+{
+	uint8_t frame[WIRE_HDR_LEN];
+	struct wire_conn b;
+	struct wire_hdr h;
+	int sv[2], status;
+	pid_t pid;
+	size_t i;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	wire_build_header(frame, WIRE_LAYOUT_OK, 0, 0, NULL, 0);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* well within the timeout per byte, far beyond it in all */
+		for (i = 0; i < sizeof(frame); i++) {
+			if (write(sv[0], frame + i, 1) != 1)
+				_exit(0);
+			usleep(250000);
+		}
+		_exit(0);
+	}
+	close(sv[0]);
+	ASSERT_EQ(0, wire_conn_init(&b, sv[1], 1000));
+	ASSERT_EQ(-ETIMEDOUT, wire_recv(&b, &h));
+	close(sv[1]);
+	wire_conn_free(&b);
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 }
 
 TEST_HARNESS_MAIN

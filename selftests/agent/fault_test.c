@@ -303,6 +303,39 @@ TEST_F_TIMEOUT(fault, dest_memory_size_differs, 120)
 	ASSERT_TRUE(agent_alive(b->dst.agent));
 }
 
+/* The operator stops the source agent (systemctl stop) mid-migration. */
+TEST_F_TIMEOUT(fault, source_agent_stopped_mid_migration, 120)
+{
+	struct bed *b = &self->b;
+	struct mig_result r;
+	struct bg bg;
+	int status;
+
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
+	bg_migrate(b, &bg);
+	ASSERT_EQ(0, wait_migrating(b));
+	usleep(200000);
+	ASSERT_EQ(0, kill(b->src.agent, SIGTERM));
+	/* agentctl still gets the migration's end and its reason */
+	ASSERT_EQ(0, bg_wait(&bg, &r));
+	report("agent stopped", &r);
+	ASSERT_EQ(1, r.rc);
+	ASSERT_NE(NULL, strstr(r.err, "the agent is stopping"));
+	ASSERT_EQ(b->src.agent, waitpid(b->src.agent, &status, 0));
+	b->src.agent = 0;
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	/* the VM runs on, untraced: a new agent finds nothing attached */
+	ASSERT_TRUE(running_and_writing(b->src.vmm_sock));
+	ASSERT_EQ(0, side_agent(&b->src, 0, NULL));
+	ASSERT_TRUE(nothing_attached(b));
+	/* and the destination took nothing for good: a retry works */
+	migrate(b, "loose", &r, NULL);
+	report("retry", &r);
+	ASSERT_EQ(0, r.rc);
+	ASSERT_TRUE(json_has(r.out, "memory_identical", "true"));
+}
+
 TEST_F_TIMEOUT(fault, vmm_dies_mid_migration, 120)
 {
 	struct bed *b = &self->b;
