@@ -309,7 +309,7 @@ TEST_F_TIMEOUT(fault, source_agent_stopped_mid_migration, 120)
 	struct bed *b = &self->b;
 	struct mig_result r;
 	struct bg bg;
-	int status;
+	int status, i;
 
 	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
 	bg_migrate(b, &bg);
@@ -329,8 +329,16 @@ TEST_F_TIMEOUT(fault, source_agent_stopped_mid_migration, 120)
 	ASSERT_TRUE(running_and_writing(b->src.vmm_sock));
 	ASSERT_EQ(0, side_agent(&b->src, 0, NULL));
 	ASSERT_TRUE(nothing_attached(b));
-	/* and the destination took nothing for good: a retry works */
-	migrate(b, "loose", &r, NULL);
+	/*
+	 * And the destination took nothing for good: a retry works, once it
+	 * has drained what the aborted stream had in flight ("busy" until).
+	 */
+	for (i = 0; i < 20; i++) {
+		migrate(b, "loose", &r, NULL);
+		if (!r.rc || !strstr(r.err, "busy"))
+			break;
+		sleep(1);
+	}
 	report("retry", &r);
 	ASSERT_EQ(0, r.rc);
 	ASSERT_TRUE(json_has(r.out, "memory_identical", "true"));
