@@ -698,6 +698,12 @@ static struct genl_family loosetrace_family __ro_after_init = {
 	.version	= LOOSETRACE_GENL_VERSION,
 	.maxattr	= LOOSETRACE_A_MAX,
 	.netnsok	= true,
+	/*
+	 * A harvest of a large VM takes a while: without this it would hold
+	 * genl_mutex, which every other such family (nl80211, ethtool...)
+	 * waits on. The registry lock and each VM's lock order our ops.
+	 */
+	.parallel_ops	= true,
 	.module		= THIS_MODULE,
 	.ops		= loosetrace_ops,
 	.n_ops		= ARRAY_SIZE(loosetrace_ops),
