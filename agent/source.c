@@ -335,9 +335,12 @@ static int send_run(struct mig *m, uint32_t slot, uint64_t first,
 		zero = (m->caps & WIRE_CAP_ZERO_PAGES) &&
 		       guestmem_page_is_zero(snap);
 		/* cut the run where zero and non-zero pages alternate */
-		for (k = 1; k < n && (m->caps & WIRE_CAP_ZERO_PAGES); k++)
-			if (guestmem_page_is_zero(snap + k * WIRE_PAGE_SIZE) != zero)
-				break;
+		k = n;
+		if (m->caps & WIRE_CAP_ZERO_PAGES)
+			for (k = 1; k < n; k++)
+				if (guestmem_page_is_zero(snap + k * WIRE_PAGE_SIZE) !=
+				    zero)
+					break;
 		n = k;
 		p.gfn = m->vm.slots[slot].base_gfn + i;
 		p.count = n;
