@@ -545,10 +545,9 @@ static void *peer_thread(void *arg)
 static int spawn(void *(*fn)(void *), int fd)
 {
 	pthread_attr_t attr;
+	sigset_t stop_sigs, old;
 	pthread_t t;
 	int err;
-
-	sigset_t stop_sigs, old;
 
 	/* the main thread alone takes SIGINT and SIGTERM */
 	sigemptyset(&stop_sigs);

@@ -13,7 +13,9 @@
  * or before the round limit, the final round included. Switchover:
  * pause the VMM, a final harvest and round, the VMM's state blob,
  * RESUME; the destination answers DONE once its guest runs. Any failure
- * on the way stops the trace, detaches and lets the source VM run on.
+ * on the way stops the trace, detaches and lets the source VM run on,
+ * unless RESUME went out: then the destination may run the guest, and the
+ * source VM stays paused unless the destination said it did not resume.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -668,15 +670,14 @@ static uint64_t source_digest(struct mig *m)
  * Whatever else went wrong, the source VM stays paused and the reason says
  * so; the operator resumes it once sure the destination does not run.
  */
-static int left_paused(struct mig *m, int err, const char *what)
+static int left_paused(struct mig *m, int err)
 {
 	size_t n = strlen(m->why);
 
 	m->paused = 0;
 	m->st->source_left_paused = 1;
 	snprintf(m->why + n, m->why_len - n,
-		 "%s%s; the destination may be running the guest, so the source VM is left paused",
-		 n ? ": " : "", what);
+		 "; the destination may be running the guest, so the source VM is left paused");
 	return err;
 }
 
@@ -739,9 +740,9 @@ static int switchover(struct mig *m)
 	m->conn.timeout_ms = DONE_TIMEOUT_MS;
 	err = expect(m, WIRE_DONE, &h);
 	if (err)
-		return m->peer_refused ? err : left_paused(m, err, "");
+		return m->peer_refused ? err : left_paused(m, err);
 	if (wire_get_done(m->conn.buf, h.len, &done))
-		return left_paused(m, fail(m, -EBADMSG, "malformed DONE"), "");
+		return left_paused(m, fail(m, -EBADMSG, "malformed DONE"));
 	if (done.status)
 		return fail(m, -(int)done.status, "destination could not resume: %s",
 			    done.message);
@@ -755,7 +756,7 @@ static int switchover(struct mig *m)
 		return left_paused(m, fail(m, -EIO,
 			    "destination memory differs from the source's at the pause (digest %016llx, source %016llx)",
 			    (unsigned long long)done.digest,
-			    (unsigned long long)digest), "");
+			    (unsigned long long)digest));
 	/* the guest runs on the destination now: this copy stays paused */
 	m->paused = 0;
 	m->st->phase = MIG_DONE;

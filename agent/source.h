@@ -11,8 +11,9 @@ typedef void (*source_progress_fn)(void *arg, const struct ctl_migrate *m);
  * Migrates the VM of process req->vm_pid, whose VMM answers on
  * req->vmm_sock, to the agent at req->target. Returns 0 when the
  * destination resumed the guest; otherwise -errno with a reason in @why,
- * the source VM running again and its trace stopped. @out gets the
- * figures either way.
+ * the source VM running again and its trace stopped (or, failing after
+ * RESUME without the destination's refusal, left paused:
+ * out->source_left_paused). @out gets the figures either way.
  */
 int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 		   source_progress_fn progress, void *arg,

@@ -90,48 +90,62 @@ TEST(attach_closed_fd)
 	ltnl_close(&nl);
 }
 
-TEST(double_attach)
-{
-	struct ltnl nl;
-	struct tvm t;
-	uint32_t id, id2;
-	int dup_fd;
-
-	if (engine_skip(_metadata, &nl))
-		return;
-	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
-	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
-	EXPECT_NE(0, id);
-	EXPECT_EQ(-EEXIST, ltnl_attach(&nl, t.vm_fd, &id2));
-	ASSERT_EXTACK(&nl);
-	/* Another fd of the same VM is the same VM. */
-	dup_fd = dup(t.vm_fd);
-	EXPECT_EQ(-EEXIST, ltnl_attach(&nl, dup_fd, &id2));
-	close(dup_fd);
-	EXPECT_EQ(1, ltnl_vm_count(&nl));
-	EXPECT_EQ(0, ltnl_detach(&nl, id));
-	EXPECT_EQ(-ENOENT, ltnl_detach(&nl, id));
-	ASSERT_EXTACK(&nl);
-	/* Detached, it can be attached again. */
-	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id2));
-	EXPECT_NE(id, id2);
-	EXPECT_EQ(0, ltnl_detach(&nl, id2));
-	tvm_destroy(&t);
-	ltnl_close(&nl);
-}
-
-TEST(unprivileged_caller)
-{
+/* A fresh VM of MEM bytes, attached through self->nl as self->id. */
+FIXTURE(attached) {
 	struct ltnl nl;
 	struct tvm t;
 	uint32_t id;
+	bool ready;	/* false: skipped (no /dev/kvm) */
+};
+
+FIXTURE_SETUP(attached)
+{
+	if (engine_skip(_metadata, &self->nl))
+		return;
+	ASSERT_EQ(0, tvm_create(&self->t, MEM, 0));
+	ASSERT_EQ(0, ltnl_attach(&self->nl, self->t.vm_fd, &self->id));
+	self->ready = true;
+}
+
+FIXTURE_TEARDOWN(attached)
+{
+	if (!self->ready)
+		return;
+	tvm_destroy(&self->t);
+	ltnl_close(&self->nl);
+}
+
+TEST_F(attached, double_attach)
+{
+	uint32_t id2;
+	int dup_fd;
+
+	if (!self->ready)
+		return;
+	EXPECT_NE(0, self->id);
+	EXPECT_EQ(-EEXIST, ltnl_attach(&self->nl, self->t.vm_fd, &id2));
+	ASSERT_EXTACK(&self->nl);
+	/* Another fd of the same VM is the same VM. */
+	dup_fd = dup(self->t.vm_fd);
+	EXPECT_EQ(-EEXIST, ltnl_attach(&self->nl, dup_fd, &id2));
+	close(dup_fd);
+	EXPECT_EQ(1, ltnl_vm_count(&self->nl));
+	EXPECT_EQ(0, ltnl_detach(&self->nl, self->id));
+	EXPECT_EQ(-ENOENT, ltnl_detach(&self->nl, self->id));
+	ASSERT_EXTACK(&self->nl);
+	/* Detached, it can be attached again. */
+	ASSERT_EQ(0, ltnl_attach(&self->nl, self->t.vm_fd, &id2));
+	EXPECT_NE(self->id, id2);
+	EXPECT_EQ(0, ltnl_detach(&self->nl, id2));
+}
+
+TEST_F(attached, unprivileged_caller)
+{
 	pid_t pid;
 	int status;
 
-	if (engine_skip(_metadata, &nl))
+	if (!self->ready)
 		return;
-	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
-	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -146,66 +160,52 @@ TEST(unprivileged_caller)
 			_exit(10);
 		if (ltnl_open(&un))
 			_exit(11);
-		bad |= ltnl_attach(&un, t.vm_fd, &id2) != -EPERM;
-		bad |= ltnl_trace_start(&un, id, 0, 0) != -EPERM;
-		bad |= ltnl_trace_stop(&un, id) != -EPERM;
-		bad |= ltnl_detach(&un, id) != -EPERM;
-		bad |= ltnl_harvest(&un, id, 0, 0,
+		bad |= ltnl_attach(&un, self->t.vm_fd, &id2) != -EPERM;
+		bad |= ltnl_trace_start(&un, self->id, 0, 0) != -EPERM;
+		bad |= ltnl_trace_stop(&un, self->id) != -EPERM;
+		bad |= ltnl_detach(&un, self->id) != -EPERM;
+		bad |= ltnl_harvest(&un, self->id, 0, 0,
 				    &(struct ltnl_harvest){ 0 }) != -EPERM;
 		/* Reading is allowed. */
-		bad |= ltnl_epoch_get(&un, id, NULL, NULL, NULL) != 0;
+		bad |= ltnl_epoch_get(&un, self->id, NULL, NULL, NULL) != 0;
 		_exit(bad ? 12 : 0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	/* Still attached, untouched. */
-	EXPECT_EQ(0, ltnl_detach(&nl, id));
-	tvm_destroy(&t);
-	ltnl_close(&nl);
+	EXPECT_EQ(0, ltnl_detach(&self->nl, self->id));
 }
 
-TEST(harvest_without_trace)
+TEST_F(attached, harvest_without_trace)
 {
 	struct ltnl_harvest h;
-	struct ltnl nl;
-	struct tvm t;
-	uint32_t id;
 
-	if (engine_skip(_metadata, &nl))
+	if (!self->ready)
 		return;
-	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
-	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
-	EXPECT_EQ(-ENODATA, ltnl_harvest(&nl, id, 0, 0, &h));
-	ASSERT_EXTACK(&nl);
-	EXPECT_EQ(-ENODATA, ltnl_trace_stop(&nl, id));
-	ASSERT_EXTACK(&nl);
-	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
-	EXPECT_EQ(-EALREADY,
-		  ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
-	ASSERT_EXTACK(&nl);
-	EXPECT_EQ(0, ltnl_trace_stop(&nl, id));
-	EXPECT_EQ(-ENODATA, ltnl_harvest(&nl, id, 0, 0, &h));
+	EXPECT_EQ(-ENODATA, ltnl_harvest(&self->nl, self->id, 0, 0, &h));
+	ASSERT_EXTACK(&self->nl);
+	EXPECT_EQ(-ENODATA, ltnl_trace_stop(&self->nl, self->id));
+	ASSERT_EXTACK(&self->nl);
+	EXPECT_EQ(0, ltnl_trace_start(&self->nl, self->id,
+				      LOOSETRACE_MODE_LOOSE, 0));
+	EXPECT_EQ(-EALREADY, ltnl_trace_start(&self->nl, self->id,
+					      LOOSETRACE_MODE_LOOSE, 0));
+	ASSERT_EXTACK(&self->nl);
+	EXPECT_EQ(0, ltnl_trace_stop(&self->nl, self->id));
+	EXPECT_EQ(-ENODATA, ltnl_harvest(&self->nl, self->id, 0, 0, &h));
 	/* A VM id nobody attached. */
-	EXPECT_EQ(-ENOENT, ltnl_harvest(&nl, 0x7fffffff, 0, 0, &h));
-	ASSERT_EXTACK(&nl);
-	EXPECT_EQ(0, ltnl_detach(&nl, id));
-	EXPECT_EQ(-ENOENT, ltnl_trace_start(&nl, id, 0, 0));
-	ASSERT_EXTACK(&nl);
-	tvm_destroy(&t);
-	ltnl_close(&nl);
+	EXPECT_EQ(-ENOENT, ltnl_harvest(&self->nl, 0x7fffffff, 0, 0, &h));
+	ASSERT_EXTACK(&self->nl);
+	EXPECT_EQ(0, ltnl_detach(&self->nl, self->id));
+	EXPECT_EQ(-ENOENT, ltnl_trace_start(&self->nl, self->id, 0, 0));
+	ASSERT_EXTACK(&self->nl);
 }
 
-TEST(malformed_attributes)
+TEST_F(attached, malformed_attributes)
 {
-	struct ltnl nl;
-	struct tvm t;
-	uint32_t id;
-
-	if (engine_skip(_metadata, &nl))
+	if (!self->ready)
 		return;
-	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
-	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
 
 	/*
 	 * One request each, with at most two attributes; VM_ID_HERE
@@ -257,53 +257,47 @@ TEST(malformed_attributes)
 		for (j = 0; j < cases[i].n; j++) {
 			a[j] = cases[i].a[j];
 			if (a[j].val == VM_ID_HERE)
-				a[j].val = id;
+				a[j].val = self->id;
 			else if (a[j].val == FD_HERE)
-				a[j].val = t.vm_fd;
+				a[j].val = self->t.vm_fd;
 		}
-		ret = ltnl_raw(&nl, cases[i].cmd, a, cases[i].n);
+		ret = ltnl_raw(&self->nl, cases[i].cmd, a, cases[i].n);
 		EXPECT_EQ(cases[i].err, ret) TH_LOG("%s", cases[i].what);
-		EXPECT_NE(0, nl.err[0]) TH_LOG("%s: no extended-ack message",
-					       cases[i].what);
+		EXPECT_NE(0, self->nl.err[0])
+			TH_LOG("%s: no extended-ack message", cases[i].what);
 	}
 	/* A wrapping gfn range. */
-	EXPECT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
-	EXPECT_EQ(-EINVAL, ltnl_harvest(&nl, id, ~0ULL - 5, 100,
+	EXPECT_EQ(0, ltnl_trace_start(&self->nl, self->id,
+				      LOOSETRACE_MODE_LOOSE, 0));
+	EXPECT_EQ(-EINVAL, ltnl_harvest(&self->nl, self->id, ~0ULL - 5, 100,
 					&(struct ltnl_harvest){ 0 }));
-	ASSERT_EXTACK(&nl);
+	ASSERT_EXTACK(&self->nl);
 	/* An unknown command. */
-	EXPECT_EQ(-EOPNOTSUPP, ltnl_raw(&nl, LOOSETRACE_CMD_MAX + 3, NULL, 0));
+	EXPECT_EQ(-EOPNOTSUPP,
+		  ltnl_raw(&self->nl, LOOSETRACE_CMD_MAX + 3, NULL, 0));
 
 	/* Nothing above changed the attachment. */
-	EXPECT_EQ(1, ltnl_vm_count(&nl));
-	EXPECT_EQ(0, ltnl_detach(&nl, id));
-	tvm_destroy(&t);
-	ltnl_close(&nl);
+	EXPECT_EQ(1, ltnl_vm_count(&self->nl));
+	EXPECT_EQ(0, ltnl_detach(&self->nl, self->id));
 }
 
-/* A traced slot deleted by the VMM: HARVEST fails, it never reports it clean. */
-TEST(slot_deleted_mid_trace)
+/* A traced slot the VMM deleted: HARVEST fails, never reports it clean. */
+TEST_F(attached, slot_deleted_mid_trace)
 {
 	struct kvm_userspace_memory_region del = { .slot = 0 };
 	struct ltnl_harvest h;
-	struct ltnl nl;
-	struct tvm t;
-	uint32_t id;
 
-	if (engine_skip(_metadata, &nl))
+	if (!self->ready)
 		return;
-	ASSERT_EQ(0, tvm_create(&t, MEM, 0));
-	ASSERT_EQ(0, ltnl_attach(&nl, t.vm_fd, &id));
-	ASSERT_EQ(0, ltnl_trace_start(&nl, id, LOOSETRACE_MODE_LOOSE, 0));
-	ASSERT_EQ(0, ltnl_harvest(&nl, id, 0, 0, &h));
-	ASSERT_EQ(0, ioctl(t.vm_fd, KVM_SET_USER_MEMORY_REGION, &del));
-	EXPECT_EQ(-ESTALE, ltnl_harvest(&nl, id, 0, 0, &h));
-	ASSERT_EXTACK(&nl);
-	TH_LOG("%s", nl.err);
-	EXPECT_EQ(0, ltnl_trace_stop(&nl, id));
-	EXPECT_EQ(0, ltnl_detach(&nl, id));
-	tvm_destroy(&t);
-	ltnl_close(&nl);
+	ASSERT_EQ(0, ltnl_trace_start(&self->nl, self->id,
+				      LOOSETRACE_MODE_LOOSE, 0));
+	ASSERT_EQ(0, ltnl_harvest(&self->nl, self->id, 0, 0, &h));
+	ASSERT_EQ(0, ioctl(self->t.vm_fd, KVM_SET_USER_MEMORY_REGION, &del));
+	EXPECT_EQ(-ESTALE, ltnl_harvest(&self->nl, self->id, 0, 0, &h));
+	ASSERT_EXTACK(&self->nl);
+	TH_LOG("%s", self->nl.err);
+	EXPECT_EQ(0, ltnl_trace_stop(&self->nl, self->id));
+	EXPECT_EQ(0, ltnl_detach(&self->nl, self->id));
 }
 
 TEST(slot_logged_by_vmm)
