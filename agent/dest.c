@@ -113,6 +113,9 @@ static int dv_resume(void *ctx, const uint8_t *state, size_t len, char *why,
 {
 	struct dest_vmm *v = ctx;
 
+	/* from here on the source can no longer tell whether the guest runs */
+	fprintf(stderr, "loosetrace-agent: RESUME: restoring the guest into %s\n",
+		v->sock);
 	return vmmhook_restore(v->sock, state, len, why, why_len);
 }
 

@@ -303,6 +303,62 @@ TEST_F_TIMEOUT(fault, dest_memory_size_differs, 120)
 	ASSERT_TRUE(agent_alive(b->dst.agent));
 }
 
+/* Whether @path holds @text, waiting up to @timeout_ms for it. */
+static int wait_log(const char *path, const char *text, int timeout_ms)
+{
+	char buf[16384];
+	ssize_t n;
+	int fd, i;
+
+	for (i = 0; i < timeout_ms / 50; i++) {
+		fd = open(path, O_RDONLY);
+		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, text))
+				return 0;
+		}
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * The destination is lost after RESUME, before DONE: it may be running
+ * the guest, so the source must not run its own copy too.
+ */
+TEST_F_TIMEOUT(fault, destination_lost_after_resume, 120)
+{
+	struct bed *b = &self->b;
+	struct mig_result r;
+	char reply[4096];
+	struct bg bg;
+	int i;
+
+	ASSERT_EQ(0, bed_start(b, TEST_MIB, TEST_MIB, WL_CONVERGING));
+	bg_migrate(b, &bg);
+	/* pages arrive: the destination checked the layout with its VMM */
+	for (i = 0; i < 1200 && file_all_zero(b->dst.mem); i++)
+		usleep(50000);
+	ASSERT_FALSE(file_all_zero(b->dst.mem));
+	/* its VMM answers nothing more: the restore at RESUME hangs */
+	ASSERT_EQ(0, kill(b->dst.vmm, SIGSTOP));
+	ASSERT_EQ(0, wait_log(b->dst.log, "RESUME: restoring", 60000));
+	side_kill(&b->dst.agent, SIGKILL);
+	ASSERT_EQ(0, bg_wait(&bg, &r));
+	kill(b->dst.vmm, SIGCONT);
+	report("lost after RESUME", &r);
+	ASSERT_EQ(1, r.rc);
+	ASSERT_NE(NULL, strstr(r.err, "left paused"));
+	ASSERT_TRUE(json_has(r.out, "source_left_paused", "true"));
+	ASSERT_EQ(0, vmm_cmd(b->src.vmm_sock, "status", reply, sizeof(reply)));
+	ASSERT_NE(NULL, strstr(reply, "state=paused")) TH_LOG("%s", reply);
+	/* paused, but no longer traced nor attached */
+	ASSERT_TRUE(nothing_attached(b));
+}
+
 /* The operator stops the source agent (systemctl stop) mid-migration. */
 TEST_F_TIMEOUT(fault, source_agent_stopped_mid_migration, 120)
 {
