@@ -45,12 +45,15 @@
  *
  * Permissions: every command that changes state (ATTACH, DETACH,
  * TRACE_START, TRACE_STOP, HARVEST) needs CAP_NET_ADMIN. Errors carry an
- * extended-ack message (on 6.1 kernels, except HARVEST's errors found
- * before its first message: a dump's start has no extended ack there).
+ * extended-ack message; on 6.1 kernels HARVEST's errors found before its
+ * first message come in the dump's NLMSG_DONE (errno, then the message
+ * with NLM_F_ACK_TLVS): a dump's start has no extended ack there.
  * Errors: ENOENT no such VM id; ENODATA no trace running (HARVEST,
  * TRACE_STOP); EALREADY trace already running; EEXIST VM already attached;
  * EBADF / EINVAL the fd is not open / not a KVM VM; EBUSY the VMM
- * dirty-logs a memslot itself; EOPNOTSUPP dirty ring or Intel PML in use.
+ * dirty-logs a memslot itself; EOPNOTSUPP dirty ring or Intel PML in use;
+ * ESTALE (HARVEST) a traced memslot was deleted, moved or lost dirty
+ * logging since TRACE_START.
  * Documentation/netlink.rst has a table per message.
  */
 #ifndef _UAPI_LINUX_LOOSETRACE_H
