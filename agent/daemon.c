@@ -735,9 +735,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	srandom(time(NULL) ^ getpid());
 
-	pfd[0].fd = listen_ctl();
+	/*
+	 * The peer port first: whoever sees the control socket answer
+	 * (agentctl, the unit's start-up, a test) may rely on the agent
+	 * taking peers too.
+	 */
 	pfd[1].fd = listen_peer();
-	if (pfd[0].fd < 0 || pfd[1].fd < 0)
+	if (pfd[1].fd < 0)
+		return 1;
+	pfd[0].fd = listen_ctl();
+	if (pfd[0].fd < 0)
 		return 1;
 	pfd[0].events = POLLIN;
 	pfd[1].events = POLLIN;

@@ -85,13 +85,23 @@ static int fail(struct mig *m, int err, const char *fmt, ...)
 
 static int fail(struct mig *m, int err, const char *fmt, ...)
 {
+	size_t n = 0;
 	va_list ap;
 
 	/* keep the first, innermost reason */
 	if (m->why[0])
 		return err;
+	/*
+	 * Whatever step failed (the module detached the VM, the pause hook
+	 * found no VMM), a VMM that died is the reason the operator needs.
+	 */
+	if (err != -ESRCH && vmfd_exited(m->pidfd))
+		n = snprintf(m->why, m->why_len, "the VMM (pid %u) exited: ",
+			     m->req->vm_pid);
+	if (n >= m->why_len)
+		return err;
 	va_start(ap, fmt);
-	vsnprintf(m->why, m->why_len, fmt, ap);
+	vsnprintf(m->why + n, m->why_len - n, fmt, ap);
 	va_end(ap);
 	return err;
 }

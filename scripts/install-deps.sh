@@ -26,5 +26,17 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "${packages[@]}"
+# A mirror that hiccups (or syncs under us) gets three more chances.
+apt_opts=(-o Acquire::Retries=5)
+for try in 1 2 3 4; do
+	if apt-get "${apt_opts[@]}" update &&
+	   apt-get "${apt_opts[@]}" install -y --no-install-recommends \
+		"${packages[@]}"; then
+		exit 0
+	fi
+	[ "$try" = 4 ] && break
+	echo "install-deps.sh: apt-get failed (attempt $try of 4), again in $((try * 15)) s" >&2
+	sleep $((try * 15))
+done
+echo "install-deps.sh: could not install the packages" >&2
+exit 1

@@ -32,13 +32,15 @@ static long now_ms(void)
 /* Pages the guest writes per second before anything is traced. */
 static unsigned long long write_rate(const char *sock)
 {
-	unsigned long long w0 = vmm_total_writes(sock), w1;
+	long long w0 = vmm_total_writes(sock), w1;
 	long t0 = now_ms(), t1;
 	struct timespec ts = { 2, 0 };
 
 	nanosleep(&ts, NULL);
 	w1 = vmm_total_writes(sock);
 	t1 = now_ms();
+	if (w0 < 0 || w1 < w0)
+		return 0;
 	return (w1 - w0) * 1000 / ((t1 - t0) ?: 1);
 }
 
@@ -100,8 +102,7 @@ int main(int argc, char **argv)
 		dump_log(b.dst.log);
 		goto out;
 	}
-	if (vmm_wait_writes(b.dst.vmm_sock, vmm_total_writes(b.dst.vmm_sock) + 200,
-			    30000))
+	if (vmm_wait_more_writes(b.dst.vmm_sock, 200, 30000))
 		printf("== the destination guest does not write on\n");
 	vmm_cmd(b.dst.vmm_sock, "verify", reply, sizeof(reply));
 	printf("== destination guest verification: %s\n", reply);

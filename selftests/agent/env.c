@@ -16,6 +16,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -194,6 +195,13 @@ static pid_t spawn(int ns, const char *log, char *const argv[])
 
 	if (pid)
 		return pid;
+	/*
+	 * Dies with the test: a test the harness kills on its timeout runs
+	 * no teardown, and its VMM and agents would otherwise live on and
+	 * answer on the sockets of the tests after it.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+		_exit(125);
 	if (setns(ns, CLONE_NEWNET))
 		_exit(126);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -275,15 +283,18 @@ int side_vmm(struct side *s, int incoming, unsigned int mib, ...)
 
 int side_agent(struct side *s, int incoming, ...)
 {
-	char *argv[MAX_ARGS];
+	char *argv[MAX_ARGS], t[16];
 	va_list ap;
 	int n = 0;
 
+	snprintf(t, sizeof(t), "%d", PEER_TIMEOUT_MS);
+	/* no earlier agent's socket may pass for this one's readiness */
+	unlink(s->agent_sock);
 	argv[n++] = "loosetrace-agent";
 	argv[n++] = "-s";
 	argv[n++] = s->agent_sock;
 	argv[n++] = "-t";
-	argv[n++] = "5000";
+	argv[n++] = t;
 	argv[n++] = "-v";
 	if (incoming) {
 		argv[n++] = "--incoming";
@@ -406,16 +417,16 @@ void dump_log(const char *path)
 	fclose(f);
 }
 
-unsigned long long vmm_total_writes(const char *sock)
+long long vmm_total_writes(const char *sock)
 {
 	unsigned long long sum = 0;
 	char reply[4096], *p;
 
 	if (vmm_cmd(sock, "status", reply, sizeof(reply)))
-		return 0;
+		return -1;
 	p = strstr(reply, " writes=");
 	if (!p)
-		return 0;
+		return -1;
 	p += 8;
 	for (;;) {
 		sum += strtoull(p, &p, 10);
@@ -430,10 +441,23 @@ int vmm_wait_writes(const char *sock, unsigned long long n, int timeout_ms)
 {
 	long t0 = now_ms();
 
+	long long w;
+
 	while (now_ms() - t0 < timeout_ms) {
-		if (vmm_total_writes(sock) >= n)
+		w = vmm_total_writes(sock);
+		if (w < 0)
+			return -EIO;
+		if ((unsigned long long)w >= n)
 			return 0;
 		sleep_ms(20);
 	}
 	return -ETIMEDOUT;
+}
+
+int vmm_wait_more_writes(const char *sock, unsigned long long n,
+			 int timeout_ms)
+{
+	long long w = vmm_total_writes(sock);
+
+	return w < 0 ? -EIO : vmm_wait_writes(sock, w + n, timeout_ms);
 }

@@ -15,6 +15,11 @@
 #define DST_IP		"10.77.0.2"
 #define PEER_PORT	"7450"
 #define DST_TARGET	DST_IP ":" PEER_PORT
+/*
+ * The agents' peer timeout (-t): far above any gap between two frames
+ * of a migration in the emulator, switchover included.
+ */
+#define PEER_TIMEOUT_MS	15000
 
 struct side {
 	int netns;		/* fd of the namespace */
@@ -54,6 +59,10 @@ int json_has(const char *json, const char *key, const char *value);
 void dump_log(const char *path);
 /* Waits until the VMM's writes (sum over vCPUs) reach @n. */
 int vmm_wait_writes(const char *sock, unsigned long long n, int timeout_ms);
-unsigned long long vmm_total_writes(const char *sock);
+/* Waits for @n writes more than the VMM reports now. */
+int vmm_wait_more_writes(const char *sock, unsigned long long n,
+			 int timeout_ms);
+/* The guest's writes so far (sum over vCPUs), or -1 if the VMM did not say. */
+long long vmm_total_writes(const char *sock);
 
 #endif /* LT_SELFTEST_AGENT_ENV_H */

@@ -17,7 +17,6 @@ int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
 	      const char *workload)
 {
 	char cmd[256], reply[4096];
-	unsigned long long w = 0;
 	int err;
 
 	/*
@@ -32,7 +31,6 @@ int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
 		err = vmm_cmd(b->src.vmm_sock, cmd, reply, sizeof(reply));
 		if (err)
 			printf("# lt-vmm %s: %s\n", cmd, reply);
-		w = vmm_total_writes(b->src.vmm_sock);
 	}
 	if (!err)
 		err = side_vmm(&b->dst, 1, dst_mib, NULL);
@@ -42,7 +40,7 @@ int bed_start(struct bed *b, unsigned int src_mib, unsigned int dst_mib,
 		err = side_agent(&b->dst, 1, NULL);
 	if (!err)
 		/* the workload runs before anything moves */
-		err = vmm_wait_writes(b->src.vmm_sock, w + 100, 30000);
+		err = vmm_wait_more_writes(b->src.vmm_sock, 100, 30000);
 	if (err) {
 		printf("# test bed did not start: %s\n", strerror(-err));
 		dump_log(b->src.log);

@@ -77,13 +77,13 @@ TEST_F(vm, first_harvest_reports_all)
 	EXPECT_EQ((uintptr_t)self->t.mem, h.slots[0].userspace_addr);
 	ltnl_harvest_free(&h);
 	/* No vCPU runs: the epoch completes at once. */
-	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 1, 2000));
+	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 1, 10000));
 
 	ASSERT_EQ(0, ltnl_harvest(&self->nl, self->id, 0, 0, &h));
 	EXPECT_EQ(2, h.epoch);
 	EXPECT_EQ(0, h.slots[0].dirty);
 	ltnl_harvest_free(&h);
-	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 2, 2000));
+	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 2, 10000));
 
 	ASSERT_EQ(0, ltnl_stats(&self->nl, self->id, st));
 	EXPECT_EQ(2, st[LOOSETRACE_STAT_HARVESTS]);
@@ -133,7 +133,7 @@ TEST_F(vm, ranges_and_slots)
 	ASSERT_EQ(0, ltnl_harvest(&self->nl, self->id, 1ULL << 40, 10, &h));
 	EXPECT_EQ(0, h.nr);
 	ltnl_harvest_free(&h);
-	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 3, 2000));
+	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 3, 10000));
 }
 
 TEST_F(vm, small_chunks)
@@ -164,7 +164,7 @@ TEST_F(vm, small_chunks)
 	EXPECT_EQ(1, ltnl_harvest_test(&h, 230));
 	EXPECT_EQ(1, ltnl_harvest_test(&h, PAGES - 1));
 	ltnl_harvest_free(&h);
-	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 2, 2000));
+	EXPECT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, 2, 10000));
 
 	/*
 	 * Sync mode flushes once per chunk that took bits: words 0-3 for

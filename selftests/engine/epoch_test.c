@@ -88,7 +88,7 @@ static uint64_t harvest(struct __test_metadata *_metadata, struct ltnl *nl,
 	return epoch;
 }
 
-TEST_F(guest, halted_vcpus)
+TEST_F_TIMEOUT(guest, halted_vcpus, 120)
 {
 	uint64_t st[LOOSETRACE_STAT_MAX + 1], epoch;
 	int i;
@@ -96,19 +96,22 @@ TEST_F(guest, halted_vcpus)
 	set_all(_metadata, self->vm, LTG_MODE_IDLE);
 	/* Both vCPUs booted and blocked in HLT. */
 	start_settled(_metadata, self->vm, LTG_MODE_IDLE);
-	/* A deadline far longer than the wait: no kick may complete it. */
+	/*
+	 * The longest deadline: a halted vCPU completes the epoch at once,
+	 * no kick may be needed (the stats below count them).
+	 */
 	ASSERT_EQ(0, ltnl_trace_start(&self->nl, self->id,
 				      LOOSETRACE_MODE_LOOSE, 1000000));
 	for (i = 0; i < 5; i++) {
 		epoch = harvest(_metadata, &self->nl, self->id);
-		ASSERT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, epoch, 500));
+		ASSERT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, epoch, 10000));
 	}
 	ASSERT_EQ(0, ltnl_stats(&self->nl, self->id, st));
 	EXPECT_EQ(0, st[LOOSETRACE_STAT_DEADLINE_KICKS]);
 	EXPECT_EQ(5, st[LOOSETRACE_STAT_EPOCHS_DONE]);
 }
 
-TEST_F(guest, vcpus_outside_guest_mode)
+TEST_F_TIMEOUT(guest, vcpus_outside_guest_mode, 120)
 {
 	uint64_t st[LOOSETRACE_STAT_MAX + 1], epoch, done;
 	uint32_t pending;
@@ -132,7 +135,7 @@ TEST_F(guest, vcpus_outside_guest_mode)
 	ASSERT_EQ(0, vmm_wait_writes(self->vm, 20, 30000));
 }
 
-TEST_F(guest, spinning_vcpus_are_kicked)
+TEST_F_TIMEOUT(guest, spinning_vcpus_are_kicked, 120)
 {
 	uint64_t st[LOOSETRACE_STAT_MAX + 1], epoch;
 	int i;
@@ -144,7 +147,7 @@ TEST_F(guest, spinning_vcpus_are_kicked)
 				      LOOSETRACE_MODE_LOOSE, 1));
 	for (i = 0; i < 10; i++) {
 		epoch = harvest(_metadata, &self->nl, self->id);
-		ASSERT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, epoch, 2000));
+		ASSERT_EQ(0, ltnl_epoch_wait(&self->nl, self->id, epoch, 10000));
 	}
 	ASSERT_EQ(0, ltnl_stats(&self->nl, self->id, st));
 	TH_LOG("kicks %lu, flush latency min/median/max %lu/%lu/%lu ns",

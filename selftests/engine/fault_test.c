@@ -370,7 +370,7 @@ TEST(vmm_exits_mid_trace)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	ASSERT_EQ(0, ltnl_event_wait(&ev, LOOSETRACE_CMD_VM_DETACHED, id,
-				     &reason, 5000));
+				     &reason, 30000));
 	EXPECT_EQ(LOOSETRACE_DETACH_VM_EXITED, reason);
 	EXPECT_EQ(-ENOENT, ltnl_trace_stop(&nl, id));
 	EXPECT_EQ(0, ltnl_vm_count(&nl));
@@ -403,7 +403,7 @@ TEST(socket_closes_mid_trace)
 	/* The agent dies: its socket closes. */
 	ltnl_close(&agent);
 	ASSERT_EQ(0, ltnl_event_wait(&ev, LOOSETRACE_CMD_VM_DETACHED, id,
-				     &reason, 5000));
+				     &reason, 30000));
 	EXPECT_EQ(LOOSETRACE_DETACH_SOCKET_CLOSED, reason);
 	EXPECT_EQ(-ENOENT, ltnl_vm_get(&nl, id, &vi));
 

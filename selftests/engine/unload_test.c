@@ -16,7 +16,20 @@
 #include "ltnl.h"
 #include "vmm.h"
 
-TEST(unload_while_tracing)
+/* A fixture only for the longer timeout: boot, verify and reload take time. */
+FIXTURE(unload) {
+	int unused;
+};
+
+FIXTURE_SETUP(unload)
+{
+}
+
+FIXTURE_TEARDOWN(unload)
+{
+}
+
+TEST_F_TIMEOUT(unload, while_tracing, 180)
 {
 	struct vmm_config cfg = { .nr_vcpus = 2, .mem_bytes = 8ULL << 20 };
 	struct kvm_dirty_log log = { .slot = 0 };
@@ -48,7 +61,7 @@ TEST(unload_while_tracing)
 
 	ASSERT_EQ(0, system("rmmod loosetrace"));
 	ASSERT_EQ(0, ltnl_event_wait(&ev, LOOSETRACE_CMD_VM_DETACHED, id,
-				     &reason, 2000));
+				     &reason, 10000));
 	EXPECT_EQ(LOOSETRACE_DETACH_UNLOAD, reason);
 	ltnl_close(&ev);
 	ltnl_close(&nl);

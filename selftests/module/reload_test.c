@@ -74,7 +74,7 @@ FIXTURE_TEARDOWN(module)
 		load_module(self->ko);
 }
 
-TEST_F(module, unload_removes_family)
+TEST_F_TIMEOUT(module, unload_removes_family, 120)
 {
 	if (!self->ko)
 		SKIP(return, "no module to reload");
@@ -85,7 +85,7 @@ TEST_F(module, unload_removes_family)
 	EXPECT_EQ(-ENOENT, lt_family_id());
 }
 
-TEST_F(module, reload_restores_status)
+TEST_F_TIMEOUT(module, reload_restores_status, 120)
 {
 	struct lt_status st;
 	int i;
@@ -101,7 +101,7 @@ TEST_F(module, reload_restores_status)
 	}
 }
 
-TEST_F(module, double_load_refused)
+TEST_F_TIMEOUT(module, double_load_refused, 120)
 {
 	if (!self->ko)
 		SKIP(return, "no module to reload");
@@ -111,7 +111,7 @@ TEST_F(module, double_load_refused)
 }
 
 /* A netlink socket kept open across the unload must not pin or break it. */
-TEST_F(module, unload_with_status_in_between)
+TEST_F_TIMEOUT(module, unload_with_status_in_between, 120)
 {
 	struct lt_status st;
 
@@ -130,7 +130,7 @@ TEST_F(module, unload_with_status_in_between)
  * engine tests do) reloads kvm_amd under the loaded module: loosetrace
  * must neither pin kvm_amd nor stop answering.
  */
-TEST_F(module, kvm_amd_reload_keeps_module)
+TEST_F_TIMEOUT(module, kvm_amd_reload_keeps_module, 120)
 {
 	struct lt_status st;
 

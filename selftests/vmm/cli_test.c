@@ -288,15 +288,16 @@ TEST_F_TIMEOUT(cli, control_socket_and_restore, 120)
 	self->pid = -1;
 
 	/*
-	 * One flipped bit in the page vCPU 0 (seq) wrote last: it rewrites
-	 * it only after a full sweep, so the restored guest cannot mend it
-	 * before it verifies.
+	 * One flipped bit in the page vCPU 0 (seq) wrote last. The restored
+	 * guest idles (-w idle) once it finished the write it was in, so it
+	 * cannot mend that page before it verifies.
 	 */
 	last = last_written(self->mem, 0);
 	ASSERT_LE(data_first, last);
 	ASSERT_EQ(0, copy_file(self->mem, self->copy, last));
 	EXPECT_EQ(1, wait_exit(spawn(false, "--restore", self->state,
-				     "-f", self->copy, "--verify", NULL)));
+				     "-f", self->copy, "-w", "idle",
+				     "--verify", NULL)));
 	/* The memory as the source left it: the restored guest agrees. */
 	EXPECT_EQ(0, wait_exit(spawn(false, "--restore", self->state,
 				     "-f", self->mem, "--run-ms", "300",
