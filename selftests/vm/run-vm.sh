@@ -18,6 +18,7 @@
 #   VM_TIMEOUT   seconds before QEMU is killed (default: 300 for boot, plus
 #                each program's timeout and 25 s, at most 1800)
 #   VM_VERBOSE   1: kernel messages on the console too
+#   VM_APPEND    more kernel command line (e.g. nohz_full=1)
 #   VM_HEARTBEAT_TIMEOUT  seconds without a heartbeat from the VM's user
 #                space before it counts as wedged (default 180)
 #   VM_SUITES, VM_EXTRA_BIN: see mkinitramfs.sh
@@ -69,7 +70,7 @@ loglevel=1
 [ "${VM_VERBOSE:-0}" = 1 ] && loglevel=7
 cmdline="console=ttyS0 panic=-1 unknown_nmi_panic=1 panic_print=64"
 cmdline="$cmdline watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=100"
-cmdline="$cmdline loglevel=$loglevel rdinit=/init"
+cmdline="$cmdline loglevel=$loglevel rdinit=/init ${VM_APPEND:-}"
 
 # QEMU's human monitor on a pair of FIFOs, held open here so that
 # neither side blocks. The console filter must not buffer: what a wedged

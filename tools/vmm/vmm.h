@@ -82,6 +82,8 @@ struct vmm_vcpu_info {
 /* Lifecycle */
 struct vmm *vmm_create(const struct vmm_config *cfg, char *err, size_t errlen);
 int vmm_start(struct vmm *vm);		/* start every vCPU thread */
+/* Runs a started vCPU's thread on host CPU @cpu only. */
+int vmm_vcpu_pin(struct vmm *vm, unsigned int vcpu, int cpu);
 int vmm_pause(struct vmm *vm, unsigned int timeout_ms);
 int vmm_resume(struct vmm *vm);
 bool vmm_paused(struct vmm *vm);

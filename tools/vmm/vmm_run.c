@@ -169,6 +169,19 @@ int vmm_start(struct vmm *vm)
 	return 0;
 }
 
+int vmm_vcpu_pin(struct vmm *vm, unsigned int vcpu, int cpu)
+{
+	cpu_set_t set;
+
+	if (vcpu >= vm->nr_vcpus || !vm->vcpus[vcpu].thread_started ||
+	    cpu < 0 || cpu >= CPU_SETSIZE)
+		return -EINVAL;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return -pthread_setaffinity_np(vm->vcpus[vcpu].thread, sizeof(set),
+				       &set);
+}
+
 static unsigned int count_out_of_guest(struct vmm *vm)
 {
 	unsigned int i, n = 0;
