@@ -135,6 +135,9 @@ static int mt_layout(void *ctx, const struct wire_layout *l, char *why,
 	for (i = 0; i < l->nslots; i++)
 		if (l->slots[i].npages != MEM_SLOT_PAGES)
 			goto refuse;
+	/* like the agent's target: slots in file order, wherever their gfns */
+	for (i = 0; i < l->nslots; i++)
+		t->base_gfn[i] = l->slots[i].base_gfn;
 	return 0;
 refuse:
 	strncpy(why, "memory size differs", why_len - 1);
@@ -145,10 +148,13 @@ static int mt_write(void *ctx, uint32_t slot, uint64_t gfn, uint32_t count,
 		    const uint8_t *data)
 {
 	struct mem_target *t = ctx;
-	uint64_t off = slot * MEM_SLOT_PAGES + (gfn - slot * 0x1000);
+	uint64_t off;
 
-	if (off + count > MEM_PAGES)
-		abort();	/* the session must never let this through */
+	/* the session must never let a page outside the slot through */
+	if (slot >= MEM_SLOTS || gfn < t->base_gfn[slot] ||
+	    gfn - t->base_gfn[slot] + count > MEM_SLOT_PAGES)
+		abort();
+	off = slot * MEM_SLOT_PAGES + (gfn - t->base_gfn[slot]);
 	if (data)
 		memcpy(t->mem + off * WIRE_PAGE_SIZE, data,
 		       count * WIRE_PAGE_SIZE);

@@ -41,6 +41,8 @@ void stream_free(struct stream *s);
 
 struct mem_target {
 	uint8_t mem[MEM_PAGES * WIRE_PAGE_SIZE];
+	/* each slot's first gfn as the accepted LAYOUT gave it */
+	uint64_t base_gfn[MEM_SLOTS];
 	uint64_t writes;
 	int refuse_layout;
 	int resumed;
