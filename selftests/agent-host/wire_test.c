@@ -233,35 +233,50 @@ TEST_F(dest, corrupted_frame_rejected)
 	ASSERT_EQ(0, self->t->resumed);
 }
 
+/*
+ * A hand-made stream up to round 1's bitmaps: HELLO, a LAYOUT of two
+ * slots (slot 1 at @slot1_gfn), ROUND 1, and for each slot a BITMAP
+ * with the pages of @dirty (bit i: page i of the slot).
+ */
+static void stream_round1(struct stream *st, uint8_t *p, uint64_t slot1_gfn,
+			  uint64_t dirty)
+{
+	struct wire_hello h = { 1, 1, WIRE_CAP_ZERO_PAGES, "t" };
+	struct wire_layout l = { .page_size = 4096, .vcpus = 2, .nslots = 2,
+		.slots = { { 0, MEM_SLOT_PAGES },
+			   { slot1_gfn, MEM_SLOT_PAGES } } };
+	struct wire_round rd = { .round = 1 };
+	struct wire_chunk c = { 0 };
+	uint64_t w[1] = { dirty };
+	uint32_t n, slot;
+	uint8_t *enc;
+	long len;
+
+	stream_frame(st, WIRE_HELLO, 0, p, wire_put_hello(p, &h));
+	stream_frame(st, WIRE_LAYOUT, 0, p, wire_put_layout(p, &l));
+	stream_frame(st, WIRE_ROUND, 0, p, wire_put_round(p, &rd));
+	len = bm_encode(w, MEM_SLOT_PAGES, &enc);
+	if (len < 0)
+		abort();
+	for (slot = 0; slot < 2; slot++) {
+		c.slot = slot;
+		c.total = len;
+		n = wire_put_chunk_hdr(p, WIRE_BITMAP, &c);
+		memcpy(p + n, enc, len);
+		stream_frame(st, WIRE_BITMAP, 0, p, n + len);
+	}
+	free(enc);
+}
+
 TEST_F(dest, page_outside_bitmap_rejected)
 {
 	struct wire_pages pg = { .slot = 0, .count = 1, .gfn = 1 };
 	uint8_t *p = calloc(1, WIRE_MAX_PAYLOAD);
-	struct wire_round rd = { .round = 1 };
 	struct stream *st = &self->st;
-	uint64_t w[1] = { 1 };	/* only page 0 is dirty */
-	struct wire_chunk c = { 0 };
-	uint8_t *enc;
 	uint32_t n;
-	long len;
 
-	{
-		struct wire_hello h = { 1, 1, WIRE_CAP_ZERO_PAGES, "t" };
-		struct wire_layout l = { .page_size = 4096, .vcpus = 2,
-			.nslots = 2, .slots = { { 0, MEM_SLOT_PAGES },
-						{ 0x1000, MEM_SLOT_PAGES } } };
-
-		stream_frame(st, WIRE_HELLO, 0, p, wire_put_hello(p, &h));
-		stream_frame(st, WIRE_LAYOUT, 0, p, wire_put_layout(p, &l));
-	}
-	stream_frame(st, WIRE_ROUND, 0, p, wire_put_round(p, &rd));
-	len = bm_encode(w, MEM_SLOT_PAGES, &enc);
-	ASSERT_LT(0, len);
-	c.total = len;
-	n = wire_put_chunk_hdr(p, WIRE_BITMAP, &c);
-	memcpy(p + n, enc, len);
-	free(enc);
-	stream_frame(st, WIRE_BITMAP, 0, p, n + len);
+	/* only page 0 is dirty */
+	stream_round1(st, p, 0x1000, 1);
 	n = wire_put_pages_hdr(p, &pg);
 	stream_frame(st, WIRE_PAGES, 0, p, n + WIRE_PAGE_SIZE);
 	ASSERT_EQ(-EPROTO, stream_feed(&self->s, st->buf, st->len, 1,
@@ -281,34 +296,11 @@ TEST_F(dest, slot_gfns_from_the_layout)
 {
 	struct wire_pages pg = { .slot = 1, .count = 1, .gfn = 0x7003 };
 	uint8_t *p = calloc(1, WIRE_MAX_PAYLOAD);
-	struct wire_round rd = { .round = 1 };
 	struct stream *st = &self->st;
-	uint64_t w[1] = { 1 << 3 };	/* page 3 of each slot is dirty */
-	struct wire_chunk c = { 0 };
-	uint8_t *enc;
-	uint32_t n, slot;
-	long len;
+	uint32_t n;
 
-	{
-		struct wire_hello h = { 1, 1, WIRE_CAP_ZERO_PAGES, "t" };
-		struct wire_layout l = { .page_size = 4096, .vcpus = 2,
-			.nslots = 2, .slots = { { 0, MEM_SLOT_PAGES },
-						{ 0x7000, MEM_SLOT_PAGES } } };
-
-		stream_frame(st, WIRE_HELLO, 0, p, wire_put_hello(p, &h));
-		stream_frame(st, WIRE_LAYOUT, 0, p, wire_put_layout(p, &l));
-	}
-	stream_frame(st, WIRE_ROUND, 0, p, wire_put_round(p, &rd));
-	len = bm_encode(w, MEM_SLOT_PAGES, &enc);
-	ASSERT_LT(0, len);
-	for (slot = 0; slot < 2; slot++) {
-		c.slot = slot;
-		c.total = len;
-		n = wire_put_chunk_hdr(p, WIRE_BITMAP, &c);
-		memcpy(p + n, enc, len);
-		stream_frame(st, WIRE_BITMAP, 0, p, n + len);
-	}
-	free(enc);
+	/* page 3 of each slot is dirty */
+	stream_round1(st, p, 0x7000, 1 << 3);
 	n = wire_put_pages_hdr(p, &pg);
 	memset(p + n, 0x5a, WIRE_PAGE_SIZE);
 	stream_frame(st, WIRE_PAGES, 0, p, n + WIRE_PAGE_SIZE);
