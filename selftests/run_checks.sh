@@ -138,7 +138,6 @@ tickless_wanted() {
 }
 
 run_tickless() { # <release> <tee|log>
-	tickless_wanted || return 0
 	echo "== $TICKLESS_PROG on $1 with CPU 1 tickless (nohz_full=1)"
 	VM_SUITES=$TICKLESS_PROG VM_APPEND="nohz_full=1 ${VM_APPEND:-}" \
 		run_kernel "$1" "$2" -tickless
@@ -154,7 +153,10 @@ if [ "${VM_JOBS:-1}" -gt 1 ]; then
 			wait -n
 			running=$((running - 1))
 		fi
-		{ run_kernel "$rel" log; run_tickless "$rel" log; } &
+		{
+			run_kernel "$rel" log
+			! tickless_wanted || run_tickless "$rel" log
+		} &
 		running=$((running + 1))
 	done
 	wait
@@ -162,7 +164,7 @@ if [ "${VM_JOBS:-1}" -gt 1 ]; then
 		echo "== console of the VM on $rel"
 		cat "$logs/vm-$rel.log"
 		report_kernel "$rel"
-		if [ -f "$logs/vm-$rel-tickless.log" ]; then
+		if tickless_wanted; then
 			cat "$logs/vm-$rel-tickless.log"
 			report_kernel "$rel" -tickless
 		fi

@@ -140,6 +140,18 @@ static int wait_migrating(struct bed *b)
 	return -ETIMEDOUT;
 }
 
+/*
+ * The busy guest (its pre-copy lasts seconds) migrating in the
+ * background, pages flowing: where each fault below strikes.
+ */
+static void busy_migration(struct __test_metadata *_metadata, struct bed *b,
+			   struct bg *bg)
+{
+	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
+	bg_migrate(b, bg);
+	ASSERT_EQ(0, wait_migrating(b));
+}
+
 static int running_and_writing(const char *sock)
 {
 	char reply[4096];
@@ -174,9 +186,7 @@ TEST_F_TIMEOUT(fault, peer_drop_then_retry, 180)
 	struct bg bg;
 	char reply[4096];
 
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
-	bg_migrate(b, &bg);
-	ASSERT_EQ(0, wait_migrating(b));
+	busy_migration(_metadata, b, &bg);
 	/* the destination host goes away mid-stream */
 	side_kill(&b->dst.agent, SIGKILL);
 	ASSERT_EQ(0, bg_wait(&bg, &r));
@@ -328,11 +338,8 @@ TEST_F_TIMEOUT(fault, destination_lost_after_resume, 120)
 	char reply[4096];
 	struct bg bg;
 
-	/* busy: pre-copy lasts seconds, time to stop the destination VMM */
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
-	bg_migrate(b, &bg);
 	/* pages arrive: the destination checked the layout with its VMM */
-	ASSERT_EQ(0, wait_migrating(b));
+	busy_migration(_metadata, b, &bg);
 	/* its VMM answers nothing more: the restore at RESUME hangs */
 	ASSERT_EQ(0, kill(b->dst.vmm, SIGSTOP));
 	ASSERT_EQ(0, wait_log(b->dst.log, "RESUME: restoring", 60000));
@@ -357,9 +364,7 @@ TEST_F_TIMEOUT(fault, source_agent_stopped_mid_migration, 180)
 	struct bg bg;
 	int status, i;
 
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
-	bg_migrate(b, &bg);
-	ASSERT_EQ(0, wait_migrating(b));
+	busy_migration(_metadata, b, &bg);
 	ASSERT_EQ(0, kill(b->src.agent, SIGTERM));
 	/* agentctl still gets the migration's end and its reason */
 	ASSERT_EQ(0, bg_wait(&bg, &r));
@@ -396,9 +401,7 @@ TEST_F_TIMEOUT(fault, vmm_dies_mid_migration, 120)
 	char reply[4096];
 	struct bg bg;
 
-	ASSERT_EQ(0, bed_start(b, FAULT_MIB, FAULT_MIB, WL_BUSY));
-	bg_migrate(b, &bg);
-	ASSERT_EQ(0, wait_migrating(b));
+	busy_migration(_metadata, b, &bg);
 	side_kill(&b->src.vmm, SIGKILL);
 	ASSERT_EQ(0, bg_wait(&bg, &r));
 	report("VMM killed", &r);
