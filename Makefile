@@ -5,15 +5,17 @@
 #   make                 module (every installed kernel), agent, tools, selftests
 #   make module          loosetrace.ko for each kernel in KVERS
 #   make check           host tests, then the VM tests on every kernel
+#   make check-debug     the VM tests on a KASAN/lockdep/kmemleak kernel
 #   make bench-codec     compacted-bitmap codec benchmark (a table)
 #   make bench           trace engine benchmark in the test VM (a table)
 #   make demo            the demo migration inside the test VM
 #   make install         module, agent, man pages, completion, unit
 #   make style           checkpatch --strict on every C source
 #
-# KVER=<release> builds for one kernel; KDIR=<dir> for one headers tree.
+# KVER=<release> builds for one kernel; KDIR=<dir> for one headers tree;
+# KROOT=<dir> for kernels installed under <dir>/lib/modules, not under /.
 
-KVERS ?= $(notdir $(patsubst %/build,%,$(wildcard /lib/modules/*/build)))
+KVERS ?= $(notdir $(patsubst %/build,%,$(wildcard $(KROOT)/lib/modules/*/build)))
 ifneq ($(KVER),)
 KVERS := $(KVER)
 endif
@@ -22,8 +24,8 @@ KSRC_FILES := Kbuild kmod lib uapi
 
 export KVERS BUILD
 
-.PHONY: all module agent tools selftests check bench-codec bench demo \
-	install style clean
+.PHONY: all module agent tools selftests check check-debug bench-codec \
+	bench demo install style clean
 
 all: module agent tools selftests
 
@@ -42,7 +44,7 @@ module:
 		d=$(BUILD)/kmod/$$k; mkdir -p $$d; \
 		find $$d -type l -delete; \
 		cp -rs $(addprefix $(CURDIR)/,$(KSRC_FILES)) $$d/; \
-		$(MAKE) -C /lib/modules/$$k/build M=$$d modules; \
+		$(MAKE) -C $(KROOT)/lib/modules/$$k/build M=$$d modules; \
 	done
 endif
 
@@ -57,6 +59,10 @@ selftests:
 
 check: all
 	selftests/run_checks.sh
+
+# Builds (once, cached) and boots a debug kernel: see Documentation/testing.rst.
+check-debug: agent tools selftests
+	selftests/check-debug.sh
 
 bench-codec:
 	$(MAKE) -C bench/codec BUILD=$(BUILD)/bench/codec run

@@ -70,8 +70,8 @@ done
 run_kernel() {
 	local rel=$1 log=$logs/vm-$1${3:-}.log t0
 
-	if [ ! -f "$BUILD/kmod/$rel/loosetrace.ko" ] || [ ! -r "/boot/vmlinuz-$rel" ]; then
-		echo "LTVM-CHECK not ok $rel: needs /boot/vmlinuz-$rel and build/kmod/$rel/loosetrace.ko" > "$log"
+	if [ ! -f "$BUILD/kmod/$rel/loosetrace.ko" ] || [ ! -r "${KROOT:-}/boot/vmlinuz-$rel" ]; then
+		echo "LTVM-CHECK not ok $rel: needs ${KROOT:-}/boot/vmlinuz-$rel and build/kmod/$rel/loosetrace.ko" > "$log"
 		return
 	fi
 	t0=$(date +%s)

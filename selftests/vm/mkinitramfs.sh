@@ -20,6 +20,8 @@
 #   VM_KMODS       more modules of the installed kernel to load (veth is)
 #   VM_HOST_BINS   more programs of this machine to copy to /sbin, with
 #                  their shared libraries (iproute2's ip always is)
+#   VM_TIMEOUT_SCALE  factor on the programs' timeouts (default 1)
+#   KROOT          root of a kernel not installed in / (see run-vm.sh)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -30,7 +32,7 @@ rel=${1:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
 out=${2:?usage: mkinitramfs.sh <kernel release> <output> [script [args...]]}
 shift 2
 
-kmods=/lib/modules/$rel/kernel
+kmods=${KROOT:-}/lib/modules/$rel/kernel
 ko=$BUILD/kmod/$rel/loosetrace.ko
 [ -d "$kmods" ] || { echo "no $kmods: install linux-image-$rel" >&2; exit 1; }
 [ -f "$ko" ] || { echo "no $ko: run make module" >&2; exit 1; }
@@ -147,7 +149,10 @@ else
 		fi
 	done
 fi
-echo "$seconds" > "$out.seconds"
+# A slow (debug) kernel: the init scales every program's timeout.
+scale=${VM_TIMEOUT_SCALE:-1}
+echo "$scale" > "$root/timeout.scale"
+echo "$((seconds * scale))" > "$out.seconds"
 
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$out.tmp"
 mv "$out.tmp" "$out"

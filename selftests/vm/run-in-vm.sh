@@ -25,7 +25,7 @@ if [ "$rel" = newest ]; then
 	# The newest kernel with both an image and a built module.
 	rel=$(for ko in "$BUILD"/kmod/*/loosetrace.ko; do
 		r=$(basename "$(dirname "$ko")")
-		[ -r "/boot/vmlinuz-$r" ] && echo "$r"
+		[ -r "${KROOT:-}/boot/vmlinuz-$r" ] && echo "$r"
 	done | sort -V | tail -n 1)
 	[ -n "$rel" ] || { echo "run-in-vm.sh: no kernel with a built module: run make" >&2; exit 2; }
 fi

@@ -21,6 +21,10 @@
 #   VM_APPEND    more kernel command line (e.g. nohz_full=1)
 #   VM_HEARTBEAT_TIMEOUT  seconds without a heartbeat from the VM's user
 #                space before it counts as wedged (default 180)
+#   VM_TIMEOUT_SCALE  factor on every timeout in the VM, on the boot's and
+#                on the 1800 s bound (default 1; a slow debug kernel)
+#   KROOT        directory holding boot/vmlinuz-<release> and
+#                lib/modules/<release> of a kernel not installed in /
 #   VM_SUITES, VM_EXTRA_BIN: see mkinitramfs.sh
 set -euo pipefail
 
@@ -30,7 +34,8 @@ export BUILD
 
 rel=${1:?usage: run-vm.sh <kernel release> [script [args...]]}
 shift
-kernel=/boot/vmlinuz-$rel
+kernel=${KROOT:-}/boot/vmlinuz-$rel
+scale=${VM_TIMEOUT_SCALE:-1}
 [ -r "$kernel" ] || { echo "no $kernel: install linux-image-$rel" >&2; exit 1; }
 command -v qemu-system-x86_64 > /dev/null ||
 	{ echo "qemu-system-x86_64 not found: apt-get install qemu-system-x86" >&2; exit 1; }
@@ -54,7 +59,7 @@ trap 'exit 143' TERM
 # most 30 minutes: the init's watchdog ends a run whose program hangs,
 # this only ends a kernel that stopped running anything.
 vm_timeout=$(cat "$initrd.seconds")
-[ "$vm_timeout" -gt 1800 ] && vm_timeout=1800
+[ "$vm_timeout" -gt $((1800 * scale)) ] && vm_timeout=$((1800 * scale))
 vm_timeout=${VM_TIMEOUT:-$vm_timeout}
 
 # Without VM_VERBOSE only emergencies reach the console, so kernel
@@ -99,7 +104,7 @@ qemu=$!
 
 deadline=$((SECONDS + vm_timeout))
 # Until the first heartbeat: boot, at most 300 s.
-beat_size=0 beat_deadline=$((SECONDS + 300))
+beat_size=0 beat_deadline=$((SECONDS + 300 * scale))
 status=0
 while kill -0 "$qemu" 2> /dev/null; do
 	size=$(stat -c %s "$monitor.heartbeat")
