@@ -20,7 +20,8 @@
 #   LT_DEBUG_KERNEL_CACHE  cache directory (default:
 #                          ${XDG_CACHE_HOME:-~/.cache}/loosetrace/debug-kernel)
 #   LT_DEBUG_KERNEL_JOBS   make -j (default: the number of CPUs)
-# Missing build dependencies are installed with apt-get when run as root.
+# Missing build dependencies are installed (install-deps.sh --debug-kernel)
+# when run as root.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,21 +36,20 @@ recipe=1
 
 say() { echo "build-debug-kernel.sh: $*" >&2; }
 
-# What a kernel build needs beyond the packages of install-deps.sh.
-deps=("$pkg" bc bison flex libelf-dev libssl-dev cpio xz-utils gcc make)
-missing=()
-for p in "${deps[@]}"; do
-	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+# What a kernel build needs beyond make check's packages: the source
+# and the tools of its build (install-deps.sh --debug-kernel has them).
+have_deps() {
+	[ -r "$tarball" ] && command -v bc && command -v bison &&
+		command -v flex && [ -f /usr/include/libelf.h ] &&
+		[ -f /usr/include/openssl/ssl.h ]
+} > /dev/null
+if ! have_deps; then
 	if [ "$(id -u)" != 0 ]; then
-		say "missing packages, install them as root: apt-get install ${missing[*]}"
+		say "missing build dependencies: run scripts/install-deps.sh --debug-kernel as root"
 		exit 1
 	fi
-	say "installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install \
-		-y --no-install-recommends "${missing[@]}" >&2
+	say "installing the build dependencies"
+	"$TOP/scripts/install-deps.sh" --debug-kernel >&2
 fi
 [ -r "$tarball" ] || { say "no $tarball (package $pkg)"; exit 1; }
 

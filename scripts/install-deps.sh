@@ -4,6 +4,9 @@
 # Installs, with apt, everything loosetrace needs on Debian 12 to build,
 # run the demo and run the tests. Run as root. The package list lives only
 # here: the README's commands and .ci/run both call this script.
+#   install-deps.sh                  what make check needs
+#   install-deps.sh --debug-kernel   and what make check-debug needs to
+#                                    build its kernels (both lines' source)
 set -euo pipefail
 
 packages=(
@@ -20,6 +23,19 @@ packages=(
 	# codec fuzzing and benchmark baselines
 	clang libclang-rt-14-dev libzstd-dev liblz4-dev libroaring-dev
 )
+# make check-debug builds debug kernels (scripts/build-debug-kernel.sh)
+debug_kernel_packages=(
+	linux-source-6.12 linux-source-6.1
+	bc bison flex libelf-dev libssl-dev
+)
+case ${1:-} in
+"") ;;
+--debug-kernel) packages+=("${debug_kernel_packages[@]}") ;;
+*)
+	echo "usage: install-deps.sh [--debug-kernel]" >&2
+	exit 2
+	;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps.sh: run as root (apt-get needs it)" >&2
