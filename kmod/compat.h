@@ -11,6 +11,8 @@
 #include <linux/kvm_host.h>
 #include <net/genetlink.h>
 
+#include "kvm_symbols.h"
+
 #if LINUX_VERSION_MAJOR == 6 && LINUX_VERSION_PATCHLEVEL == 1
 #define LT_KERNEL_LINE			"6.1"
 #define LT_KERNEL_MAJOR			6
@@ -20,7 +22,7 @@
 #define lt_memregion			kvm_userspace_memory_region
 
 /* Remote flush of one memslot, as KVM_CLEAR_DIRTY_LOG does it. */
-#define LT_SYM_FLUSH_MEMSLOT		"kvm_arch_flush_remote_tlbs_memslot"
+#define LT_SYM_FLUSH_MEMSLOT		LT_SYM_FLUSH_MEMSLOT_6_1
 typedef void (*lt_flush_memslot_fn)(struct kvm *kvm,
 				    const struct kvm_memory_slot *slot);
 
@@ -44,8 +46,7 @@ static inline struct nlattr **lt_dump_attrs(struct netlink_callback *cb)
 
 #define lt_memregion			kvm_userspace_memory_region2
 
-/* 6.5 made the memslot flush generic and dropped the arch_ prefix. */
-#define LT_SYM_FLUSH_MEMSLOT		"kvm_flush_remote_tlbs_memslot"
+#define LT_SYM_FLUSH_MEMSLOT		LT_SYM_FLUSH_MEMSLOT_6_12
 typedef void (*lt_flush_memslot_fn)(struct kvm *kvm,
 				    const struct kvm_memory_slot *slot);
 
