@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Conformance vectors of the compacted bitmap format: fixed encodings of
- * small bitmaps, worked out by hand from <linux/loosetrace_bitmap.h> and
- * Documentation/bitmap-format.rst (the derivations are there), checked
- * both ways: the encoder must write exactly these bytes, the decoder and
- * the run iterator must give back exactly the bitmap. Where the text was
- * once open to two readings (header length, a gap in singles mode, the
- * marker and the gap state, the checksum lanes), the bytes that the other
- * reading gives are checked not to decode to the same bitmap, so that
- * each vector tells the readings apart.
+ * small bitmaps, worked out from the rules of <linux/loosetrace_bitmap.h>
+ * (Documentation/bitmap-format.rst shows the derivations), checked both
+ * ways: the encoder must write exactly these bytes, the decoder and the
+ * run iterator must give back exactly the bitmap. They pin the points
+ * the text once left open: the header length, a gap in singles mode, the
+ * marker and the gap state, the checksum lanes. For the two singles-mode
+ * points, the bytes the other reading gives are checked not to decode to
+ * the same bitmap, so that the vector tells the readings apart; for the
+ * lanes, the checksums of the misreadings are listed.
  */
 #include <endian.h>
 #include <stdint.h>
@@ -194,7 +195,7 @@ static const uint8_t singles[] = {
 };
 
 /* The same bitmap with singles-mode gaps coded L + 1 ("001"). */
-static const uint8_t singles_plus_two[] = {
+static const uint8_t singles_len_plus_one[] = {
 	0x4c, 0x42, 0x01, 0x58, 0x10, 0xdf, 0xcb, 0x91, 0x8b,
 	0x01,
 	0x11, 0x49, 0x52, 0x55, 0xf5, 0xff, 0xff, 0xff,
@@ -208,8 +209,8 @@ TEST(singles_gap_is_its_length)
 
 	ASSERT_EQ(NULL, check_vector(&v));
 	ASSERT_EQ(9, forge_hdr_len(singles));
-	ASSERT_TRUE(tells_apart(&v, singles_plus_two,
-				sizeof(singles_plus_two)));
+	ASSERT_TRUE(tells_apart(&v, singles_len_plus_one,
+				sizeof(singles_len_plus_one)));
 }
 
 /*
