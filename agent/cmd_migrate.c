@@ -110,6 +110,7 @@ static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 	pr_float("flush_max_us", m->flush_ns_max / 1e3, "us");
 	pr_u64("deadline_kicks", m->deadline_kicks);
 	pr_u64("sync_flushes", m->sync_flushes);
+	pr_u64("retraces", m->retraces);
 	pr_close();
 	if (m->dest_message[0])
 		pr_str("destination", m->dest_message);

@@ -132,6 +132,7 @@ struct ctl_migrate {
 	uint64_t deadline_kicks;
 	uint64_t sync_flushes;
 	uint64_t epochs;
+	uint64_t retraces;		/* trace restarted: memslots changed */
 	uint64_t est_final_pages;	/* final round, estimated at the stop */
 	uint64_t est_final_ms;
 	char stop_reason[CTL_REASON_LEN];	/* why pre-copy ended */

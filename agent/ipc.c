@@ -368,6 +368,7 @@ static void parse_vm_into(struct nlattr **tb, struct ipc_vm *vm)
 	vm->mode = get_u32(tb[LOOSETRACE_A_MODE]);
 	vm->epoch = get_u64(tb[LOOSETRACE_A_EPOCH]);
 	vm->epoch_done = get_u64(tb[LOOSETRACE_A_EPOCH_DONE]);
+	vm->memslot_gen = get_u64(tb[LOOSETRACE_A_MEMSLOT_GEN]);
 }
 
 struct vm_list_ctx {
@@ -512,6 +513,7 @@ static int parse_harvest(struct nlattr **tb, void *arg)
 	if (h->epoch && h->epoch != get_u64(tb[LOOSETRACE_A_EPOCH]))
 		return -EBADMSG;	/* one harvest, one epoch */
 	h->epoch = get_u64(tb[LOOSETRACE_A_EPOCH]);
+	h->memslot_gen = get_u64(tb[LOOSETRACE_A_MEMSLOT_GEN]);
 	s = harvest_slot(h, &ms);
 	if (!s)
 		return -E2BIG;

@@ -49,6 +49,7 @@ struct ipc_vm {
 	uint32_t mode;
 	uint64_t epoch;
 	uint64_t epoch_done;
+	uint64_t memslot_gen;	/* KVM's: moves with every memslot change */
 	uint32_t nslots;
 	struct ipc_memslot slots[IPC_MAX_SLOTS];
 };
@@ -77,6 +78,7 @@ struct ipc_harvest_slot {
 struct ipc_harvest {
 	uint32_t vm_id;
 	uint64_t epoch;
+	uint64_t memslot_gen;
 	uint32_t nslots;
 	struct ipc_harvest_slot slots[IPC_MAX_SLOTS];
 };

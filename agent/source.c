@@ -384,6 +384,69 @@ static int send_pages(struct mig *m, uint32_t slot)
 	return 0;
 }
 
+/* Whether the VM's memslots are still the ones the destination was given. */
+static int same_layout(const struct ipc_vm *a, const struct ipc_vm *b)
+{
+	uint32_t i;
+
+	if (a->nslots != b->nslots)
+		return 0;
+	for (i = 0; i < a->nslots; i++) {
+		if (a->slots[i].id != b->slots[i].id ||
+		    a->slots[i].base_gfn != b->slots[i].base_gfn ||
+		    a->slots[i].npages != b->slots[i].npages ||
+		    a->slots[i].userspace_addr != b->slots[i].userspace_addr)
+			return 0;
+	}
+	return 1;
+}
+
+/* A VMM re-registering its memory in a loop must not hold us forever. */
+#define MAX_RETRACES	8
+
+/*
+ * Harvests one round. The VMM may re-register its memslots during the
+ * trace (QEMU does on a PCI BAR or PAM change): the module then fails
+ * the harvest with ESTALE rather than report the changed slot clean. If
+ * the layout the destination was given still stands, a new trace starts
+ * with every page dirty, so nothing is lost; a layout that really
+ * changed cannot be carried to the destination (the peer protocol fixes
+ * it at the start), and the migration fails before switchover, the
+ * source running on.
+ */
+static int harvest(struct mig *m, struct ipc_harvest *h)
+{
+	struct ipc_vm now;
+	int err;
+
+	for (;;) {
+		err = ipc_harvest(&m->ipc, m->vm_id, 0, 0, h);
+		if (err != -ESTALE || m->st->retraces >= MAX_RETRACES)
+			break;
+		err = ipc_vm_get(&m->ipc, m->vm_id, &now);
+		if (err)
+			return ipc_fail(m, err, "reading the VM's memslots");
+		if (!same_layout(&m->vm, &now))
+			return fail(m, -ESTALE,
+				    "the VM's memory layout changed during the migration (memslot generation %llu): the destination was set up for the old one; the source keeps running",
+				    (unsigned long long)now.memslot_gen);
+		fprintf(stderr,
+			"loosetrace-agent: the VMM re-registered guest memory (memslot generation %llu): trace restarted, every page is sent again\n",
+			(unsigned long long)now.memslot_gen);
+		m->tracing = 0;
+		ipc_trace_stop(&m->ipc, m->vm_id);
+		err = ipc_trace_start(&m->ipc, m->vm_id, m->req->mode,
+				      m->req->deadline_us);
+		if (err)
+			return ipc_fail(m, err, "restarting the trace");
+		m->tracing = 1;
+		m->st->retraces++;
+	}
+	if (err)
+		return ipc_fail(m, err, "harvest");
+	return 0;
+}
+
 /*
  * One round: harvest, wait for the epoch, then bitmap and pages.
  * Returns the number of dirty pages sent, or -errno.
@@ -402,9 +465,9 @@ static int64_t do_round(struct mig *m, uint32_t round, int final)
 	int err, idx;
 	long n;
 
-	err = ipc_harvest(&m->ipc, m->vm_id, 0, 0, &h);
+	err = harvest(m, &h);
 	if (err)
-		return ipc_fail(m, err, "harvest");
+		return err;
 	/* the contract: no page of this round is read before its epoch */
 	err = ipc_epoch_wait(&m->ipc, m->vm_id, h.epoch, EPOCH_TIMEOUT_MS, NULL);
 	if (err) {
@@ -418,8 +481,17 @@ static int64_t do_round(struct mig *m, uint32_t round, int final)
 		memset(m->dirty[i], 0, bm_words(m->vm.slots[i].npages) * 8);
 	for (i = 0; i < h.nslots; i++) {
 		idx = slot_index(m, &h.slots[i]);
-		if (idx < 0 || encoded[idx]) {
-			err = fail(m, -EBADMSG, "harvest names an unknown memslot");
+		if (idx < 0) {
+			/* the module adopted a slot the VMM created */
+			err = fail(m, -ESTALE,
+				   "the VM's memory layout changed during the migration: memslot %#x (%llu pages at gfn %#llx) appeared, and the destination cannot take new memory; the source keeps running",
+				   h.slots[i].slot_id,
+				   (unsigned long long)h.slots[i].npages,
+				   (unsigned long long)h.slots[i].base_gfn);
+			goto out;
+		}
+		if (encoded[idx]) {
+			err = fail(m, -EBADMSG, "harvest names a memslot twice");
 			goto out;
 		}
 		if (bm_decode(h.slots[i].data, h.slots[i].size,

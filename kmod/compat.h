@@ -39,6 +39,9 @@ static inline struct nlattr **lt_dump_attrs(struct netlink_callback *cb)
 	return genl_dumpit_info(cb)->attrs;
 }
 
+/* What a family's pre_doit is given (6.2 split the ops). */
+#define lt_genl_split_ops		genl_ops
+
 #elif LINUX_VERSION_MAJOR == 6 && LINUX_VERSION_PATCHLEVEL == 12
 #define LT_KERNEL_LINE			"6.12"
 #define LT_KERNEL_MAJOR			6
@@ -63,6 +66,8 @@ static inline struct nlattr **lt_dump_attrs(struct netlink_callback *cb)
 {
 	return genl_dumpit_info(cb)->info.attrs;
 }
+
+#define lt_genl_split_ops		genl_split_ops
 
 #else
 #error "loosetrace supports the 6.1 and 6.12 kernel lines only"

@@ -29,10 +29,36 @@
 
 #include <linux/kvm_host.h>
 #include <linux/bitmap.h>
+#include <linux/netlink.h>
 #include <linux/slab.h>
 #include <linux/ktime.h>
+#include <asm/hypervisor.h>
+#include <asm/mshyperv.h>
 
 #include "loosetrace.h"
+
+/*
+ * Whether a vCPU's own flush is enough here. kvm-amd running on Hyper-V
+ * with the enlightened NPT TLB (ms_hyperv's HV_X64_NESTED_ENLIGHTENED_TLB,
+ * which it uses whenever npt=1) flushes remote TLBs through a hypercall
+ * and never sets KVM_REQ_TLB_FLUSH: an ASID flush does not reach the
+ * nested page tables' translations there. A request set by an epoch makes
+ * svm_flush_tlb_all() warn ("a KVM bug") and fall back to the hypercall,
+ * so loose mode is refused there. Sync mode uses KVM's own remote flush
+ * and stays available. Checked on the host's facts, not per VM: kvm-amd
+ * does not export its npt setting, and with npt=0 the refusal is only
+ * overcautious.
+ */
+int lt_epoch_loose_supported(struct netlink_ext_ack *extack)
+{
+	if (!boot_cpu_has(X86_FEATURE_SVM) ||
+	    !hypervisor_is_type(X86_HYPER_MS_HYPERV) ||
+	    !(ms_hyperv.nested_features & HV_X64_NESTED_ENLIGHTENED_TLB))
+		return 0;
+	NL_SET_ERR_MSG(extack,
+		       "loose mode does not work on kvm-amd under Hyper-V with the enlightened NPT TLB (a vCPU's own flush would warn and fall back to a VM-wide hypercall): use sync mode");
+	return -EOPNOTSUPP;
+}
 
 static bool lt_vcpu_flushed(struct kvm_vcpu *vcpu)
 {

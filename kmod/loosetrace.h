@@ -59,6 +59,14 @@ struct lt_slot {
 	u64 base_gfn;
 	u64 npages;
 	u64 userspace_addr;
+	bool vmm_logs;		/* the VMM asked to log it too: keep LOG on */
+	bool stale_notified;
+};
+
+/* A range of the VMM's addresses TRACE_START was asked to trace. */
+struct lt_hva_range {
+	u64 start;
+	u64 end;		/* exclusive */
 };
 
 struct lt_stats {
@@ -118,6 +126,14 @@ struct lt_vm {
 	u64 saved_manual_protect;
 	struct lt_slot *slots;
 	u32 nr_slots;
+	struct lt_hva_range *ranges;	/* NULL: trace every user memslot */
+	u32 nr_ranges;
+	u64 memslot_gen;	/* KVM's, when the layout was last looked at */
+	/* Under kvm->slots_lock; see memslot_hook.c. */
+	struct list_head hook_node;
+	bool self_update;	/* the module is changing a memslot */
+	bool layout_changed;	/* the VMM changed a user memslot */
+	bool vmm_logging;	/* ... and asked to log a traced one */
 	struct lt_epoch epoch;
 	struct lt_stats stats;	/* under epoch.lock */
 };
@@ -138,8 +154,18 @@ u32 lt_vm_count(void);
 
 /* trace.c: dirty logging on the VM's memslots, taking the dirty bits */
 int lt_trace_start(struct lt_vm *vm, u32 mode, u32 deadline_us,
-		   u32 chunk_pages, struct netlink_ext_ack *extack);
+		   u32 chunk_pages, struct lt_hva_range *ranges, u32 nr_ranges,
+		   struct netlink_ext_ack *extack);
 void lt_trace_stop(struct lt_vm *vm, bool restore_slots);
+struct lt_slot *lt_trace_find_slot(struct lt_vm *vm, u32 slot);
+bool lt_trace_covers(struct lt_vm *vm, u32 slot);
+u64 lt_memslot_gen(struct kvm *kvm);
+
+/* memslot_hook.c: the VMM's memslot changes on traced VMs */
+int lt_hook_init(void);
+void lt_hook_exit(void);
+void lt_hook_add(struct lt_vm *vm);
+void lt_hook_del(struct lt_vm *vm);
 
 struct lt_harvest_slot {
 	u32 slot;
@@ -154,6 +180,7 @@ struct lt_harvest_slot {
 struct lt_harvest {
 	struct lt_vm *vm;	/* referenced */
 	u64 epoch;
+	u64 memslot_gen;
 	u32 nr_slots;
 	struct lt_harvest_slot *slots;
 	/* dump cursor */
@@ -166,6 +193,7 @@ int lt_harvest_take(struct lt_vm *vm, u64 gfn_start, u64 gfn_count,
 void lt_harvest_free(struct lt_harvest *h);
 
 /* epoch.c: deferred flush tracking */
+int lt_epoch_loose_supported(struct netlink_ext_ack *extack);
 int lt_epoch_init(struct lt_epoch *ep);
 void lt_epoch_stop(struct lt_vm *vm);
 void lt_epoch_free(struct lt_epoch *ep);
@@ -183,5 +211,7 @@ int loosetrace_genl_init(void);
 void loosetrace_genl_exit(void);
 void lt_notify_epoch_done(struct lt_vm *vm, u64 epoch, u64 install_ns);
 void lt_notify_detached(struct lt_vm *vm, u32 reason);
+void lt_notify_layout(struct lt_vm *vm, u32 event, const struct lt_slot *s,
+		      u64 gen);
 
 #endif /* _LOOSETRACE_H */

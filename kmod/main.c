@@ -22,9 +22,14 @@ static int __init loosetrace_init(void)
 	if (ret)
 		return ret;
 
+	ret = lt_hook_init();
+	if (ret)
+		return ret;
+
 	ret = lt_vm_init();
 	if (ret) {
 		pr_err("cannot register the netlink notifier: %d\n", ret);
+		lt_hook_exit();
 		return ret;
 	}
 
@@ -32,6 +37,7 @@ static int __init loosetrace_init(void)
 	if (ret) {
 		pr_err("cannot register the generic netlink family: %d\n", ret);
 		lt_vm_exit();
+		lt_hook_exit();
 		return ret;
 	}
 	pr_info("version %s loaded (kernel line %s)\n", LOOSETRACE_VERSION,
@@ -47,6 +53,7 @@ static void __exit loosetrace_exit(void)
 {
 	lt_vm_exit();
 	loosetrace_genl_exit();
+	lt_hook_exit();
 	pr_info("unloaded\n");
 }
 

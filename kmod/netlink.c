@@ -5,10 +5,10 @@
  * uapi/linux/loosetrace.h and Documentation/netlink.rst.
  *
  * Every operation has its own policy (strict validation), every operation
- * that changes state needs CAP_NET_ADMIN in the initial user namespace
- * (GENL_ADMIN_PERM: a VM is a host resource, whatever the caller's
- * network namespace), and every error the module detects carries an
- * extended-ack message.
+ * but STATUS_GET needs CAP_NET_ADMIN in the initial user namespace (see
+ * lt_pre_doit()), a caller sees only the VMs attached from its own network
+ * namespace, and every error the module detects carries an extended-ack
+ * message.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -17,6 +17,7 @@
 #include <linux/utsname.h>
 #include <linux/kvm_host.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 #include <linux/loosetrace.h>
 #include <linux/loosetrace_bitmap.h>
 
@@ -39,6 +40,12 @@ static struct netlink_range_validation lt_deadline_range __ro_after_init = {
 	.max = LT_MAX_DEADLINE_US,
 };
 
+/* One chunk holds mmu_lock for write: keep it short (R5 of the review). */
+static struct netlink_range_validation lt_chunk_range __ro_after_init = {
+	.min = LT_MIN_CHUNK_PAGES,
+	.max = LOOSETRACE_MAX_CHUNK_PAGES,
+};
+
 static const struct nla_policy lt_trace_start_policy[LOOSETRACE_A_MAX + 1] = {
 	[LOOSETRACE_A_VM_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
 	[LOOSETRACE_A_MODE]		= NLA_POLICY_MAX(NLA_U32,
@@ -46,7 +53,14 @@ static const struct nla_policy lt_trace_start_policy[LOOSETRACE_A_MAX + 1] = {
 	[LOOSETRACE_A_DEADLINE_US]	=
 		NLA_POLICY_FULL_RANGE(NLA_U32, &lt_deadline_range),
 	[LOOSETRACE_A_CHUNK_PAGES]	=
-		NLA_POLICY_MIN(NLA_U32, LT_MIN_CHUNK_PAGES),
+		NLA_POLICY_FULL_RANGE(NLA_U32, &lt_chunk_range),
+	[LOOSETRACE_A_HVA_RANGE]	= { .type = NLA_NESTED },
+};
+
+static const struct nla_policy
+lt_hva_range_policy[LOOSETRACE_HVA_RANGE_A_MAX + 1] = {
+	[LOOSETRACE_HVA_RANGE_A_START]	= { .type = NLA_U64 },
+	[LOOSETRACE_HVA_RANGE_A_LEN]	= { .type = NLA_U64 },
 };
 
 static const struct nla_policy lt_harvest_policy[LOOSETRACE_A_MAX + 1] = {
@@ -60,8 +74,48 @@ static const struct nla_policy lt_epoch_policy[LOOSETRACE_A_MAX + 1] = {
 	[LOOSETRACE_A_EPOCH]		= { .type = NLA_U64 },
 };
 
-/* The VM named by LOOSETRACE_A_VM_ID, referenced, or NULL and extack. */
-static struct lt_vm *lt_vm_from_attrs(struct nlattr **attrs,
+/*
+ * Who may do what. What VM_GET, EPOCH_GET, STATS_GET and the events tell
+ * (the VMM's pid, the guest's memory layout, its write rate) is as much
+ * the host's business as what ATTACH or HARVEST do, so every command but
+ * STATUS_GET needs CAP_NET_ADMIN, and in the initial user namespace, as
+ * GENL_ADMIN_PERM checks it: a VM is a host resource, and the root of a
+ * container's user namespace is not the host's. The module checks it
+ * itself (lt_pre_doit() for every doit, VM_GET's dump) so that the
+ * refusal carries a reason; HARVEST, a dump, keeps GENL_ADMIN_PERM.
+ * Commands marked LT_OP_UNPRIVILEGED (genl_ops.internal_flags) are open.
+ */
+#define LT_OP_UNPRIVILEGED	BIT(0)
+
+static int lt_require_admin(const struct sk_buff *skb,
+			    struct netlink_ext_ack *extack)
+{
+	if (netlink_capable(skb, CAP_NET_ADMIN))
+		return 0;
+	NL_SET_ERR_MSG(extack,
+		       "this command needs CAP_NET_ADMIN in the initial user namespace");
+	return -EPERM;
+}
+
+static int lt_pre_doit(const struct lt_genl_split_ops *ops,
+		       struct sk_buff *skb, struct genl_info *info)
+{
+	if (ops->internal_flags & LT_OP_UNPRIVILEGED)
+		return 0;
+	return lt_require_admin(skb, info->extack);
+}
+
+/* A VM is seen only from the network namespace it was attached from. */
+static bool lt_vm_visible(struct lt_vm *vm, struct net *net)
+{
+	return net_eq(read_pnet(&vm->net), net);
+}
+
+/*
+ * The VM named by LOOSETRACE_A_VM_ID and attached from @net, referenced,
+ * or NULL and extack.
+ */
+static struct lt_vm *lt_vm_from_attrs(struct nlattr **attrs, struct net *net,
 				      struct netlink_ext_ack *extack)
 {
 	struct lt_vm *vm;
@@ -71,6 +125,11 @@ static struct lt_vm *lt_vm_from_attrs(struct nlattr **attrs,
 		return ERR_PTR(-EINVAL);
 	}
 	vm = lt_vm_get(nla_get_u32(attrs[LOOSETRACE_A_VM_ID]));
+	/* Another namespace's VM answers like an id nobody attached. */
+	if (vm && !lt_vm_visible(vm, net)) {
+		lt_vm_put(vm);
+		vm = NULL;
+	}
 	if (!vm) {
 		NL_SET_ERR_MSG_ATTR(extack, attrs[LOOSETRACE_A_VM_ID],
 				    "no attached VM has this id");
@@ -97,9 +156,10 @@ static int lt_vm_lock_attached(struct lt_vm *vm,
  * vm->lock held; or an ERR_PTR and extack. Undo with lt_vm_unlock_put().
  */
 static struct lt_vm *lt_vm_lock_from_attrs(struct nlattr **attrs,
+					   struct net *net,
 					   struct netlink_ext_ack *extack)
 {
-	struct lt_vm *vm = lt_vm_from_attrs(attrs, extack);
+	struct lt_vm *vm = lt_vm_from_attrs(attrs, net, extack);
 	int ret;
 
 	if (IS_ERR(vm))
@@ -118,6 +178,25 @@ static void lt_vm_unlock_put(struct lt_vm *vm)
 	lt_vm_put(vm);
 }
 
+/* VMs attached from @net. */
+static u32 lt_vm_count_net(struct net *net)
+{
+	struct lt_vm *vm;
+	u32 id = 0, n = 0;
+
+	while ((vm = lt_vm_get_next(&id))) {
+		n += lt_vm_visible(vm, net);
+		lt_vm_put(vm);
+		id++;
+	}
+	return n;
+}
+
+/*
+ * Open to every caller: versions only. The number of attached VMs is
+ * told to callers with CAP_NET_ADMIN, and counts those of their network
+ * namespace.
+ */
 static int lt_status_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct sk_buff *msg;
@@ -140,7 +219,9 @@ static int lt_status_get(struct sk_buff *skb, struct genl_info *info)
 			   init_utsname()->release) ||
 	    nla_put_u32(msg, LOOSETRACE_A_BITMAP_VERSION,
 			LOOSETRACE_BITMAP_VERSION) ||
-	    nla_put_u32(msg, LOOSETRACE_A_VM_COUNT, lt_vm_count()))
+	    (netlink_capable(skb, CAP_NET_ADMIN) &&
+	     nla_put_u32(msg, LOOSETRACE_A_VM_COUNT,
+			 lt_vm_count_net(genl_info_net(info)))))
 		goto err_cancel;
 
 	genlmsg_end(msg, hdr);
@@ -210,7 +291,7 @@ static int lt_detach(struct sk_buff *skb, struct genl_info *info)
 	struct lt_vm *vm;
 	int ret;
 
-	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	vm = lt_vm_from_attrs(info->attrs, genl_info_net(info), info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 	ret = lt_vm_detach(vm, LOOSETRACE_DETACH_REQUESTED);
@@ -229,6 +310,9 @@ static int lt_put_memslots(struct sk_buff *skb, struct lt_vm *vm,
 	int as, bkt, ret = 0;
 
 	mutex_lock(&kvm->slots_lock);
+	if (nla_put_u64_64bit(skb, LOOSETRACE_A_MEMSLOT_GEN,
+			      lt_memslot_gen(kvm), LOOSETRACE_A_PAD))
+		ret = -EMSGSIZE;
 	for (as = 0; as < lt_nr_address_spaces(kvm) && !ret; as++) {
 		kvm_for_each_memslot(ms, bkt, __kvm_memslots(kvm, as)) {
 			if (ms->id >= KVM_USER_MEM_SLOTS)
@@ -245,6 +329,8 @@ static int lt_put_memslots(struct sk_buff *skb, struct lt_vm *vm,
 					      LOOSETRACE_MEMSLOT_A_PAD) ||
 			    nla_put_u32(skb, LOOSETRACE_MEMSLOT_A_FLAGS,
 					ms->flags) ||
+			    nla_put_u8(skb, LOOSETRACE_MEMSLOT_A_TRACED,
+				       lt_trace_covers(vm, (as << 16) | ms->id)) ||
 			    (show_addr &&
 			     nla_put_u64_64bit(skb,
 					       LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR,
@@ -307,7 +393,8 @@ static int lt_vm_get_doit(struct sk_buff *skb, struct genl_info *info)
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE * 4, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
-	vm = lt_vm_lock_from_attrs(info->attrs, info->extack);
+	vm = lt_vm_lock_from_attrs(info->attrs, genl_info_net(info),
+				   info->extack);
 	if (IS_ERR(vm)) {
 		nlmsg_free(msg);
 		return PTR_ERR(vm);
@@ -323,19 +410,27 @@ static int lt_vm_get_doit(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
-/* cb->args[0]: next VM id to look at. */
+/*
+ * cb->args[0]: next VM id to look at. Lists the VMs attached from the
+ * caller's network namespace.
+ */
 static int lt_vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	bool show_addr = netlink_capable(cb->skb, CAP_NET_ADMIN);
+	struct net *net = sock_net(cb->skb->sk);
 	u32 id = cb->args[0];
 	struct lt_vm *vm;
-	int ret = 0;
+	int ret;
 
+	/* No pre_doit for dumps: the same check, its reason in NLMSG_DONE. */
+	ret = lt_require_admin(cb->skb, cb->extack);
+	if (ret)
+		return ret;
 	if (!id)
 		id = 1;
 	while ((vm = lt_vm_get_next(&id))) {
 		mutex_lock(&vm->lock);
-		ret = vm->detached ? 0 :
+		ret = vm->detached || !lt_vm_visible(vm, net) ? 0 :
 		      lt_fill_vm(skb, vm, NETLINK_CB(cb->skb).portid,
 				 cb->nlh->nlmsg_seq, NLM_F_MULTI, show_addr);
 		mutex_unlock(&vm->lock);
@@ -351,10 +446,70 @@ static int lt_vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
+/* TRACE_START's allow-list: every LOOSETRACE_A_HVA_RANGE, checked. */
+static int lt_parse_ranges(struct genl_info *info,
+			   struct lt_hva_range **out, u32 *nr)
+{
+	struct nlattr *tb[LOOSETRACE_HVA_RANGE_A_MAX + 1];
+	const struct nlattr *a;
+	struct lt_hva_range *r;
+	u64 start, len;
+	int rem, n = 0, ret;
+
+	*out = NULL;
+	*nr = 0;
+	nlmsg_for_each_attr(a, info->nlhdr, GENL_HDRLEN, rem)
+		n += nla_type(a) == LOOSETRACE_A_HVA_RANGE;
+	if (!n)
+		return 0;
+	if (n > LOOSETRACE_MAX_HVA_RANGES) {
+		NL_SET_ERR_MSG(info->extack,
+			       "more than LOOSETRACE_MAX_HVA_RANGES ranges");
+		return -E2BIG;
+	}
+	r = kcalloc(n, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	n = 0;
+	nlmsg_for_each_attr(a, info->nlhdr, GENL_HDRLEN, rem) {
+		if (nla_type(a) != LOOSETRACE_A_HVA_RANGE)
+			continue;
+		ret = nla_parse_nested(tb, LOOSETRACE_HVA_RANGE_A_MAX, a,
+				       lt_hva_range_policy, info->extack);
+		if (ret)
+			goto err;
+		ret = -EINVAL;
+		if (!tb[LOOSETRACE_HVA_RANGE_A_START] ||
+		    !tb[LOOSETRACE_HVA_RANGE_A_LEN]) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a,
+					    "a range needs its start and length");
+			goto err;
+		}
+		start = nla_get_u64(tb[LOOSETRACE_HVA_RANGE_A_START]);
+		len = nla_get_u64(tb[LOOSETRACE_HVA_RANGE_A_LEN]);
+		if (!len || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) ||
+		    start + len < start) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a,
+					    "a range must be page aligned, not empty, and not wrap");
+			goto err;
+		}
+		r[n].start = start;
+		r[n].end = start + len;
+		n++;
+	}
+	*out = r;
+	*nr = n;
+	return 0;
+err:
+	kfree(r);
+	return ret;
+}
+
 static int lt_trace_start_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	u32 mode = LOOSETRACE_MODE_LOOSE, deadline = LT_DEFAULT_DEADLINE_US;
-	u32 chunk = LT_DEFAULT_CHUNK_PAGES;
+	u32 chunk = LT_DEFAULT_CHUNK_PAGES, nr_ranges;
+	struct lt_hva_range *ranges;
 	struct lt_vm *vm;
 	int ret;
 
@@ -372,12 +527,27 @@ static int lt_trace_start_doit(struct sk_buff *skb, struct genl_info *info)
 				    "the chunk must be a multiple of 64 pages");
 		return -EINVAL;
 	}
+	if (mode == LOOSETRACE_MODE_LOOSE) {
+		ret = lt_epoch_loose_supported(info->extack);
+		if (ret)
+			return ret;
+	}
 
-	vm = lt_vm_lock_from_attrs(info->attrs, info->extack);
-	if (IS_ERR(vm))
+	ret = lt_parse_ranges(info, &ranges, &nr_ranges);
+	if (ret)
+		return ret;
+
+	vm = lt_vm_lock_from_attrs(info->attrs, genl_info_net(info),
+				   info->extack);
+	if (IS_ERR(vm)) {
+		kfree(ranges);
 		return PTR_ERR(vm);
-	ret = lt_trace_start(vm, mode, deadline, chunk, info->extack);
+	}
+	ret = lt_trace_start(vm, mode, deadline, chunk, ranges, nr_ranges,
+			     info->extack);
 	lt_vm_unlock_put(vm);
+	if (ret)
+		kfree(ranges);
 	return ret;
 }
 
@@ -386,7 +556,8 @@ static int lt_trace_stop_doit(struct sk_buff *skb, struct genl_info *info)
 	struct lt_vm *vm;
 	int ret;
 
-	vm = lt_vm_lock_from_attrs(info->attrs, info->extack);
+	vm = lt_vm_lock_from_attrs(info->attrs, genl_info_net(info),
+				   info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 	ret = 0;
@@ -429,7 +600,7 @@ static int lt_harvest_begin(struct netlink_callback *cb,
 	h = kzalloc(sizeof(*h), GFP_KERNEL);
 	if (!h)
 		return -ENOMEM;
-	vm = lt_vm_lock_from_attrs(attrs, extack);
+	vm = lt_vm_lock_from_attrs(attrs, sock_net(cb->skb->sk), extack);
 	if (IS_ERR(vm)) {
 		kfree(h);
 		return PTR_ERR(vm);
@@ -499,7 +670,9 @@ static int lt_harvest_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 		nest = NULL;
 		if (nla_put_u32(skb, LOOSETRACE_A_VM_ID, h->vm->id) ||
 		    nla_put_u64_64bit(skb, LOOSETRACE_A_EPOCH, h->epoch,
-				      LOOSETRACE_A_PAD))
+				      LOOSETRACE_A_PAD) ||
+		    nla_put_u64_64bit(skb, LOOSETRACE_A_MEMSLOT_GEN,
+				      h->memslot_gen, LOOSETRACE_A_PAD))
 			goto cancel;
 		nest = nla_nest_start(skb, LOOSETRACE_A_MEMSLOT);
 		if (!nest ||
@@ -554,7 +727,7 @@ static int lt_epoch_get_doit(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int ret;
 
-	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	vm = lt_vm_from_attrs(info->attrs, genl_info_net(info), info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 	lt_epoch_read(vm, &started, &done, &pending);
@@ -597,7 +770,7 @@ static int lt_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 	int ret;
 
-	vm = lt_vm_from_attrs(info->attrs, info->extack);
+	vm = lt_vm_from_attrs(info->attrs, genl_info_net(info), info->extack);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
@@ -630,20 +803,19 @@ static const struct genl_ops loosetrace_ops[] = {
 		.doit = lt_status_get,
 		.policy = lt_status_policy,
 		.maxattr = LOOSETRACE_A_MAX,
+		.internal_flags = LT_OP_UNPRIVILEGED,
 	},
 	{
 		.cmd = LOOSETRACE_CMD_ATTACH,
 		.doit = lt_attach,
 		.policy = lt_attach_policy,
 		.maxattr = LOOSETRACE_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = LOOSETRACE_CMD_DETACH,
 		.doit = lt_detach,
 		.policy = lt_vm_policy,
 		.maxattr = LOOSETRACE_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = LOOSETRACE_CMD_VM_GET,
@@ -657,14 +829,12 @@ static const struct genl_ops loosetrace_ops[] = {
 		.doit = lt_trace_start_doit,
 		.policy = lt_trace_start_policy,
 		.maxattr = LOOSETRACE_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = LOOSETRACE_CMD_TRACE_STOP,
 		.doit = lt_trace_stop_doit,
 		.policy = lt_vm_policy,
 		.maxattr = LOOSETRACE_A_MAX,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = LOOSETRACE_CMD_HARVEST,
@@ -689,8 +859,13 @@ static const struct genl_ops loosetrace_ops[] = {
 	},
 };
 
+/*
+ * Joining needs CAP_NET_ADMIN over the listener's network namespace (the
+ * kernel checks the namespace's own user namespace), and each event goes
+ * only to the namespace its VM was attached from (lt_multicast()).
+ */
 static const struct genl_multicast_group loosetrace_mcgrps[] = {
-	{ .name = LOOSETRACE_MCGRP_EVENTS },
+	{ .name = LOOSETRACE_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 static struct genl_family loosetrace_family __ro_after_init = {
@@ -704,6 +879,7 @@ static struct genl_family loosetrace_family __ro_after_init = {
 	 * waits on. The registry lock and each VM's lock order our ops.
 	 */
 	.parallel_ops	= true,
+	.pre_doit	= lt_pre_doit,
 	.module		= THIS_MODULE,
 	.ops		= loosetrace_ops,
 	.n_ops		= ARRAY_SIZE(loosetrace_ops),
@@ -760,6 +936,40 @@ void lt_notify_detached(struct lt_vm *vm, u32 reason)
 	}
 	genlmsg_end(msg, hdr);
 	lt_multicast(vm, msg);
+}
+
+void lt_notify_layout(struct lt_vm *vm, u32 event, const struct lt_slot *s,
+		      u64 gen)
+{
+	struct sk_buff *msg;
+	struct nlattr *nest;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &loosetrace_family, 0,
+			  LOOSETRACE_CMD_LAYOUT_CHANGED);
+	if (!hdr ||
+	    nla_put_u32(msg, LOOSETRACE_A_VM_ID, vm->id) ||
+	    nla_put_u32(msg, LOOSETRACE_A_LAYOUT_EVENT, event) ||
+	    nla_put_u64_64bit(msg, LOOSETRACE_A_MEMSLOT_GEN, gen,
+			      LOOSETRACE_A_PAD))
+		goto fail;
+	nest = nla_nest_start(msg, LOOSETRACE_A_MEMSLOT);
+	if (!nest ||
+	    nla_put_u32(msg, LOOSETRACE_MEMSLOT_A_ID, s->slot) ||
+	    nla_put_u64_64bit(msg, LOOSETRACE_MEMSLOT_A_BASE_GFN, s->base_gfn,
+			      LOOSETRACE_MEMSLOT_A_PAD) ||
+	    nla_put_u64_64bit(msg, LOOSETRACE_MEMSLOT_A_NPAGES, s->npages,
+			      LOOSETRACE_MEMSLOT_A_PAD))
+		goto fail;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	lt_multicast(vm, msg);
+	return;
+fail:
+	nlmsg_free(msg);
 }
 
 int __init loosetrace_genl_init(void)

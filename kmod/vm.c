@@ -112,6 +112,7 @@ static struct lt_vm *lt_vm_alloc(struct kvm *kvm, u32 portid,
 	write_pnet(&vm->net, get_net(net));
 	vm->deadline_us = LT_DEFAULT_DEADLINE_US;
 	vm->chunk_pages = LT_DEFAULT_CHUNK_PAGES;
+	INIT_LIST_HEAD(&vm->hook_node);
 	return vm;
 }
 

@@ -471,4 +471,35 @@ TEST(agentctl_unprivileged)
 	close(s.netns);
 }
 
+/*
+ * The VMM re-registers guest memory mid-migration (as QEMU does on a PCI
+ * BAR or PAM change): the slot loses its dirty log, the module fails the
+ * next harvest with ESTALE, and the agent restarts the trace with every
+ * page dirty, so the destination still gets every page.
+ */
+TEST_F_TIMEOUT(fault, memslot_remapped_mid_migration, 180)
+{
+	struct bed *b = &self->b;
+	struct mig_result r;
+	struct bg bg;
+	char reply[4096];
+
+	busy_migration(_metadata, b, &bg);
+	ASSERT_EQ(0, vmm_cmd(b->src.vmm_sock, "remap", reply, sizeof(reply)));
+	ASSERT_NE(NULL, strstr(reply, "ok remapped")) TH_LOG("%s", reply);
+	ASSERT_EQ(0, vmm_cmd(b->src.vmm_sock, "mode all " WL_CONVERGING, reply,
+			     sizeof(reply)));
+	ASSERT_EQ(0, bg_wait(&bg, &r));
+	report("remapped", &r);
+	if (r.rc)
+		dump_log(b->src.log);
+	ASSERT_EQ(0, r.rc);
+	ASSERT_LE(1, json_u64(r.out, "retraces"));
+	ASSERT_TRUE(json_has(r.out, "memory_identical", "true"));
+	ASSERT_EQ(0, wait_log(b->src.log, "trace restarted", 1000));
+	ASSERT_EQ(0, vmm_cmd(b->dst.vmm_sock, "verify", reply, sizeof(reply)));
+	printf("# remapped: destination verification: %s\n", reply);
+	ASSERT_NE(NULL, strstr(reply, "verdict=pass"));
+}
+
 TEST_HARNESS_MAIN

@@ -162,6 +162,18 @@ static int put_attrs(struct nl_msg *msg, const struct ltnl_attr *a, int n)
 		case LTNL_FLAG:
 			ret = nla_put_flag(msg, a[i].type);
 			break;
+		case LTNL_HVA_RANGE: {
+			struct nlattr *nest = nla_nest_start(msg, a[i].type);
+
+			ret = !nest ||
+			      nla_put_u64(msg, LOOSETRACE_HVA_RANGE_A_START,
+					  a[i].val) ||
+			      nla_put_u64(msg, LOOSETRACE_HVA_RANGE_A_LEN,
+					  a[i].val2);
+			if (!ret)
+				nla_nest_end(msg, nest);
+			break;
+		}
 		}
 	}
 	return ret;
@@ -346,6 +358,8 @@ static uint64_t get_u(struct nlattr *a)
 {
 	if (!a)
 		return 0;
+	if (nla_len(a) == 1)
+		return nla_get_u8(a);
 	return nla_len(a) == 8 ? nla_get_u64(a) : nla_get_u32(a);
 }
 
@@ -371,6 +385,7 @@ static void parse_vm(struct ltnl_req *r, struct nlattr **tb,
 	vi->pending = get_u(tb[LOOSETRACE_A_VCPUS_PENDING]);
 	vi->epoch = get_u(tb[LOOSETRACE_A_EPOCH]);
 	vi->epoch_done = get_u(tb[LOOSETRACE_A_EPOCH_DONE]);
+	vi->memslot_gen = get_u(tb[LOOSETRACE_A_MEMSLOT_GEN]);
 	vi->nr_slots = 0;
 	/* tb[] holds only the last memslot: walk them all. */
 	nla_for_each_attr(pos, genlmsg_attrdata(nlmsg_data(nlh), 0),
@@ -388,6 +403,8 @@ static void parse_vm(struct ltnl_req *r, struct nlattr **tb,
 			get_u(ms[LOOSETRACE_MEMSLOT_A_NPAGES]);
 		vi->slots[vi->nr_slots].userspace_addr =
 			get_u(ms[LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR]);
+		vi->slots[vi->nr_slots].traced =
+			get_u(ms[LOOSETRACE_MEMSLOT_A_TRACED]);
 		vi->nr_slots++;
 	}
 }
@@ -423,6 +440,7 @@ static void parse_harvest(struct ltnl_req *r, struct nlattr **tb,
 			     tb[LOOSETRACE_A_MEMSLOT], NULL))
 		goto bad;
 	h->epoch = get_u(tb[LOOSETRACE_A_EPOCH]);
+	h->memslot_gen = get_u(tb[LOOSETRACE_A_MEMSLOT_GEN]);
 	slot = get_u(ms[LOOSETRACE_MEMSLOT_A_ID]);
 	for (i = 0; i < h->nr; i++)
 		if (h->slots[i].slot == slot)
@@ -548,10 +566,19 @@ static int event_cb(struct nl_msg *msg, void *arg)
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, LOOSETRACE_A_MAX, NULL) ||
 	    g->cmd != ev->cmd || get_u(tb[LOOSETRACE_A_VM_ID]) != ev->id)
 		return NL_SKIP;
-	if (ev->cmd == LOOSETRACE_CMD_VM_DETACHED)
+	if (ev->cmd == LOOSETRACE_CMD_VM_DETACHED) {
 		*ev->val = get_u(tb[LOOSETRACE_A_DETACH_REASON]);
-	else
+	} else if (ev->cmd == LOOSETRACE_CMD_LAYOUT_CHANGED) {
+		struct nlattr *ms[LOOSETRACE_MEMSLOT_A_MAX + 1] = { NULL };
+
+		if (tb[LOOSETRACE_A_MEMSLOT])
+			nla_parse_nested(ms, LOOSETRACE_MEMSLOT_A_MAX,
+					 tb[LOOSETRACE_A_MEMSLOT], NULL);
+		*ev->val = get_u(ms[LOOSETRACE_MEMSLOT_A_ID]) << 8 |
+			   get_u(tb[LOOSETRACE_A_LAYOUT_EVENT]);
+	} else {
 		*ev->val = get_u(tb[LOOSETRACE_A_EPOCH]);
+	}
 	ev->found = 1;
 	return NL_OK;
 }

@@ -21,12 +21,16 @@ struct ltnl {
 };
 
 /* A raw attribute for requests that must be malformed on purpose. */
-enum ltnl_kind { LTNL_U8, LTNL_U32, LTNL_S32, LTNL_U64, LTNL_FLAG };
+enum ltnl_kind {
+	LTNL_U8, LTNL_U32, LTNL_S32, LTNL_U64, LTNL_FLAG,
+	LTNL_HVA_RANGE,		/* a LOOSETRACE_A_HVA_RANGE nest: val, val2 */
+};
 
 struct ltnl_attr {
 	int type;
 	enum ltnl_kind kind;
 	uint64_t val;
+	uint64_t val2;		/* LTNL_HVA_RANGE: the length */
 };
 
 /* Decoded harvest of one memslot. */
@@ -46,6 +50,7 @@ struct ltnl_hslot {
 
 struct ltnl_harvest {
 	uint64_t epoch;
+	uint64_t memslot_gen;
 	unsigned int nr;
 	struct ltnl_hslot slots[LTNL_MAX_SLOTS];
 };
@@ -53,10 +58,10 @@ struct ltnl_harvest {
 struct ltnl_vm_info {
 	uint32_t id, pid, vcpus, trace_state, mode, deadline_us, pending;
 	uint32_t chunk_pages;
-	uint64_t epoch, epoch_done;
+	uint64_t epoch, epoch_done, memslot_gen;
 	unsigned int nr_slots;
 	struct {
-		uint32_t id, flags;
+		uint32_t id, flags, traced;
 		uint64_t base_gfn, npages, userspace_addr;
 	} slots[LTNL_MAX_SLOTS];
 };
@@ -96,8 +101,9 @@ int ltnl_harvest_test(const struct ltnl_harvest *h, uint64_t gfn);
 /* Joins the "events" group: this socket then receives events. */
 int ltnl_events_join(struct ltnl *nl);
 /*
- * Waits for event @cmd about VM @id; stores its DETACH_REASON or EPOCH
- * in *val. 0, -ETIMEDOUT or an error.
+ * Waits for event @cmd about VM @id; stores its DETACH_REASON, EPOCH, or
+ * for LAYOUT_CHANGED the memslot id << 8 | LAYOUT_EVENT, in *val. 0,
+ * -ETIMEDOUT or an error.
  */
 int ltnl_event_wait(struct ltnl *nl, uint8_t cmd, uint32_t id,
 		    uint64_t *val, unsigned int timeout_ms);

@@ -144,6 +144,12 @@ int vmm_kvm_stat(struct vmm *vm, int vcpu, const char *name, uint64_t *val);
 int vmm_stock_dirty_log_start(struct vmm *vm, bool manual_protect);
 int vmm_stock_dirty_log_harvest(struct vmm *vm, uint64_t *bitmap);
 int vmm_stock_dirty_log_stop(struct vmm *vm);
+/*
+ * Deletes the guest's memslot and registers it again, unchanged, with
+ * the vCPUs paused meanwhile (and left as they were): what a VMM does
+ * when its memory map changes. The memslot loses any dirty logging.
+ */
+int vmm_memslot_remap(struct vmm *vm, unsigned int timeout_ms);
 
 /* Layout and access for other processes and tests */
 void vmm_get_layout(struct vmm *vm, struct vmm_layout *l);

@@ -253,6 +253,14 @@ static void cmd_run(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 	snprintf(reply, len, "ok run");
 }
 
+static void cmd_remap(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		      size_t len)
+{
+	reply_done(c, reply, len, "remap",
+		   vmm_memslot_remap(c->vm, c->timeout_ms),
+		   "remapped");
+}
+
 static void cmd_quit(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		     size_t len)
 {
@@ -281,6 +289,7 @@ static const struct {
 	{ "park", false, cmd_park },
 	{ "run", false, cmd_run },
 	{ "mode", true, cmd_mode_line },
+	{ "remap", false, cmd_remap },
 	{ "quit", false, cmd_quit },
 };
 
@@ -310,6 +319,6 @@ void ltvmm_ctl_command(struct ltvmm_ctl_ctx *c, char *line, char *reply,
 		return;
 	}
 	snprintf(reply, len,
-		 "err unknown command %s (status pause resume state restore verify park run mode quit)",
+		 "err unknown command %s (status pause resume state restore verify park run mode remap quit)",
 		 cmd);
 }

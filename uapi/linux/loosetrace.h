@@ -43,15 +43,23 @@
  * the newest complete epoch, and every earlier one is complete too. A
  * HARVEST while an epoch is pending does not wait: it opens the next one.
  *
- * Permissions: every command that changes state (ATTACH, DETACH,
- * TRACE_START, TRACE_STOP, HARVEST) needs CAP_NET_ADMIN. Errors carry an
- * extended-ack message; on 6.1 kernels HARVEST's errors found before its
- * first message come in the dump's NLMSG_DONE (errno, then the message
- * with NLM_F_ACK_TLVS): a dump's start has no extended ack there.
+ * Permissions: every command but STATUS_GET, and joining the "events"
+ * group, needs CAP_NET_ADMIN (in the initial user namespace; for the
+ * group, over the listener's network namespace); EPERM otherwise, with an
+ * extended-ack message except for HARVEST and the group. A caller sees
+ * only the VMs attached from its own network namespace: others answer
+ * ENOENT, are left out of VM_GET's dump and of STATUS_GET's VM count
+ * (sent to CAP_NET_ADMIN callers only), and their events go to that
+ * namespace alone.
+ * Errors carry an extended-ack message; on 6.1 kernels HARVEST's errors
+ * found before its first message come in the dump's NLMSG_DONE (errno,
+ * then the message with NLM_F_ACK_TLVS): a dump's start has no extended
+ * ack there.
  * Errors: ENOENT no such VM id; ENODATA no trace running (HARVEST,
  * TRACE_STOP); EALREADY trace already running; EEXIST VM already attached;
  * EBADF / EINVAL the fd is not open / not a KVM VM; EBUSY the VMM
- * dirty-logs a memslot itself; EOPNOTSUPP dirty ring or Intel PML in use;
+ * dirty-logs a memslot itself; EOPNOTSUPP dirty ring or Intel PML in use,
+ * or loose mode on kvm-amd under Hyper-V's enlightened NPT TLB;
  * ESTALE (HARVEST) a traced memslot was deleted, moved or lost dirty
  * logging since TRACE_START.
  * Documentation/netlink.rst has a table per message.
@@ -99,6 +107,11 @@
  *	%LOOSETRACE_A_STATS nest (enum loosetrace_stat).
  * @LOOSETRACE_CMD_VM_DETACHED: event on the "events" group:
  *	%LOOSETRACE_A_VM_ID, %LOOSETRACE_A_DETACH_REASON.
+ * @LOOSETRACE_CMD_LAYOUT_CHANGED: event on the "events" group: the VMM
+ *	changed the memslots of a traced VM. %LOOSETRACE_A_VM_ID,
+ *	%LOOSETRACE_A_LAYOUT_EVENT (enum loosetrace_layout_event),
+ *	%LOOSETRACE_A_MEMSLOT_GEN and a %LOOSETRACE_A_MEMSLOT nest naming
+ *	the slot.
  */
 enum loosetrace_cmd {
 	LOOSETRACE_CMD_UNSPEC,
@@ -113,6 +126,7 @@ enum loosetrace_cmd {
 	LOOSETRACE_CMD_EPOCH_DONE,
 	LOOSETRACE_CMD_STATS_GET,
 	LOOSETRACE_CMD_VM_DETACHED,
+	LOOSETRACE_CMD_LAYOUT_CHANGED,
 
 	__LOOSETRACE_CMD_MAX,
 	LOOSETRACE_CMD_MAX = __LOOSETRACE_CMD_MAX - 1
@@ -155,7 +169,20 @@ enum loosetrace_cmd {
  * @LOOSETRACE_A_CHUNK_PAGES: u32, pages a harvest write-protects per
  *	chunk (mmu_lock is dropped between chunks; sync mode flushes after
  *	each); a multiple of 64, at least 64; absent: 262144 (1 GiB, the
- *	chunk QEMU clears per KVM_CLEAR_DIRTY_LOG)
+ *	chunk QEMU clears per KVM_CLEAR_DIRTY_LOG); at most
+ *	LOOSETRACE_MAX_CHUNK_PAGES, so that one chunk never holds mmu_lock
+ *	for long
+ * @LOOSETRACE_A_MEMSLOT_GEN: u64, KVM's memslot generation: changes
+ *	whenever the VMM (or the module) changes any memslot of the VM. In
+ *	every HARVEST message (after the harvest's own adoptions) and VM_GET
+ * @LOOSETRACE_A_HVA_RANGE: nest, enum loosetrace_hva_range_attr; may be
+ *	given many times in TRACE_START: the allow-list of the VMM's
+ *	address ranges to trace. A memslot whose memory lies inside one of
+ *	them is traced; one wholly outside all of them is left to the VMM
+ *	(even if the VMM dirty-logs it itself, as QEMU does for VGA memory);
+ *	one that straddles a range's edge is refused. Without this
+ *	attribute every writable user memslot is traced
+ * @LOOSETRACE_A_LAYOUT_EVENT: u32, enum loosetrace_layout_event
  */
 enum loosetrace_attr {
 	LOOSETRACE_A_UNSPEC,
@@ -185,6 +212,9 @@ enum loosetrace_attr {
 	LOOSETRACE_A_STATS,
 	LOOSETRACE_A_DETACH_REASON,
 	LOOSETRACE_A_CHUNK_PAGES,
+	LOOSETRACE_A_MEMSLOT_GEN,
+	LOOSETRACE_A_HVA_RANGE,
+	LOOSETRACE_A_LAYOUT_EVENT,
 
 	__LOOSETRACE_A_MAX,
 	LOOSETRACE_A_MAX = __LOOSETRACE_A_MAX - 1
@@ -201,6 +231,9 @@ enum loosetrace_attr {
  * @LOOSETRACE_MEMSLOT_A_FLAGS: u32, KVM memslot flags (KVM_MEM_*)
  * @LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR: u64, the VMM's address of the
  *	slot's memory
+ * @LOOSETRACE_MEMSLOT_A_TRACED: u8 (VM_GET), 1 if the running trace
+ *	covers this slot, 0 if not (no trace, a read-only slot, or outside
+ *	the trace's %LOOSETRACE_A_HVA_RANGE allow-list)
  */
 enum loosetrace_memslot_attr {
 	LOOSETRACE_MEMSLOT_A_UNSPEC,
@@ -210,9 +243,50 @@ enum loosetrace_memslot_attr {
 	LOOSETRACE_MEMSLOT_A_NPAGES,
 	LOOSETRACE_MEMSLOT_A_FLAGS,
 	LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR,
+	LOOSETRACE_MEMSLOT_A_TRACED,
 
 	__LOOSETRACE_MEMSLOT_A_MAX,
 	LOOSETRACE_MEMSLOT_A_MAX = __LOOSETRACE_MEMSLOT_A_MAX - 1
+};
+
+/**
+ * enum loosetrace_hva_range_attr - attributes in %LOOSETRACE_A_HVA_RANGE
+ * @LOOSETRACE_HVA_RANGE_A_UNSPEC: unused
+ * @LOOSETRACE_HVA_RANGE_A_PAD: padding for 64-bit attributes
+ * @LOOSETRACE_HVA_RANGE_A_START: u64, first byte, page aligned
+ * @LOOSETRACE_HVA_RANGE_A_LEN: u64, bytes, page aligned, not 0
+ */
+enum loosetrace_hva_range_attr {
+	LOOSETRACE_HVA_RANGE_A_UNSPEC,
+	LOOSETRACE_HVA_RANGE_A_PAD,
+	LOOSETRACE_HVA_RANGE_A_START,
+	LOOSETRACE_HVA_RANGE_A_LEN,
+
+	__LOOSETRACE_HVA_RANGE_A_MAX,
+	LOOSETRACE_HVA_RANGE_A_MAX = __LOOSETRACE_HVA_RANGE_A_MAX - 1
+};
+
+/* At most this many %LOOSETRACE_A_HVA_RANGE in one TRACE_START. */
+#define LOOSETRACE_MAX_HVA_RANGES	64
+/* The largest %LOOSETRACE_A_CHUNK_PAGES: 4 GiB of 4 KiB pages. */
+#define LOOSETRACE_MAX_CHUNK_PAGES	0x100000U
+
+/**
+ * enum loosetrace_layout_event - what %LOOSETRACE_CMD_LAYOUT_CHANGED says
+ * @LOOSETRACE_LAYOUT_SLOT_ADOPTED: a memslot created during the trace (in
+ *	the allow-list, if one was given) is traced from now on, all of its
+ *	pages dirty in the next harvest (the one that adopted it)
+ * @LOOSETRACE_LAYOUT_SLOT_STALE: a traced memslot was deleted, moved or
+ *	lost dirty logging: HARVEST fails with ESTALE until the trace is
+ *	restarted
+ * @LOOSETRACE_LAYOUT_VMM_LOGGING: the VMM turned on its own dirty logging
+ *	on a traced memslot: the module stopped the trace (HARVEST failed
+ *	with EBUSY) and left the VMM's logging on
+ */
+enum loosetrace_layout_event {
+	LOOSETRACE_LAYOUT_SLOT_ADOPTED,
+	LOOSETRACE_LAYOUT_SLOT_STALE,
+	LOOSETRACE_LAYOUT_VMM_LOGGING,
 };
 
 /**
