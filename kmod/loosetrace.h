@@ -150,7 +150,6 @@ struct lt_vm *lt_vm_get(u32 id);
 struct lt_vm *lt_vm_get_next(u32 *id);
 void lt_vm_put(struct lt_vm *vm);
 int lt_vm_detach(struct lt_vm *vm, u32 reason);
-u32 lt_vm_count(void);
 
 /* trace.c: dirty logging on the VM's memslots, taking the dirty bits */
 int lt_trace_start(struct lt_vm *vm, u32 mode, u32 deadline_us,

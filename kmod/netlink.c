@@ -301,8 +301,7 @@ static int lt_detach(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-static int lt_put_memslots(struct sk_buff *skb, struct lt_vm *vm,
-			   bool show_addr)
+static int lt_put_memslots(struct sk_buff *skb, struct lt_vm *vm)
 {
 	struct kvm *kvm = vm->kvm;
 	struct kvm_memory_slot *ms;
@@ -331,11 +330,10 @@ static int lt_put_memslots(struct sk_buff *skb, struct lt_vm *vm,
 					ms->flags) ||
 			    nla_put_u8(skb, LOOSETRACE_MEMSLOT_A_TRACED,
 				       lt_trace_covers(vm, (as << 16) | ms->id)) ||
-			    (show_addr &&
-			     nla_put_u64_64bit(skb,
-					       LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR,
-					       ms->userspace_addr,
-					       LOOSETRACE_MEMSLOT_A_PAD))) {
+			    nla_put_u64_64bit(skb,
+					      LOOSETRACE_MEMSLOT_A_USERSPACE_ADDR,
+					      ms->userspace_addr,
+					      LOOSETRACE_MEMSLOT_A_PAD)) {
 				ret = -EMSGSIZE;
 				break;
 			}
@@ -347,11 +345,12 @@ static int lt_put_memslots(struct sk_buff *skb, struct lt_vm *vm,
 }
 
 /*
- * One VM_GET message. The VMM's addresses of guest memory are shown only
- * to callers with CAP_NET_ADMIN: they would defeat the VMM's ASLR.
+ * One VM_GET message. Only callers with CAP_NET_ADMIN get here: the VMM's
+ * pid and its addresses of guest memory (which would defeat its ASLR)
+ * are theirs to see.
  */
 static int lt_fill_vm(struct sk_buff *skb, struct lt_vm *vm, u32 portid,
-		      u32 seq, int flags, bool show_addr)
+		      u32 seq, int flags)
 {
 	u64 started, done;
 	u32 pending;
@@ -376,7 +375,7 @@ static int lt_fill_vm(struct sk_buff *skb, struct lt_vm *vm, u32 portid,
 	    nla_put_u64_64bit(skb, LOOSETRACE_A_EPOCH_DONE, done,
 			      LOOSETRACE_A_PAD) ||
 	    nla_put_u32(skb, LOOSETRACE_A_VCPUS_PENDING, pending) ||
-	    lt_put_memslots(skb, vm, show_addr)) {
+	    lt_put_memslots(skb, vm)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}
@@ -399,8 +398,7 @@ static int lt_vm_get_doit(struct sk_buff *skb, struct genl_info *info)
 		nlmsg_free(msg);
 		return PTR_ERR(vm);
 	}
-	ret = lt_fill_vm(msg, vm, info->snd_portid, info->snd_seq, 0,
-			 netlink_capable(skb, CAP_NET_ADMIN));
+	ret = lt_fill_vm(msg, vm, info->snd_portid, info->snd_seq, 0);
 	lt_vm_unlock_put(vm);
 	if (ret) {
 		NL_SET_ERR_MSG(info->extack, "the VM's memslots do not fit a message");
@@ -416,7 +414,6 @@ static int lt_vm_get_doit(struct sk_buff *skb, struct genl_info *info)
  */
 static int lt_vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	bool show_addr = netlink_capable(cb->skb, CAP_NET_ADMIN);
 	struct net *net = sock_net(cb->skb->sk);
 	u32 id = cb->args[0];
 	struct lt_vm *vm;
@@ -432,7 +429,7 @@ static int lt_vm_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 		mutex_lock(&vm->lock);
 		ret = vm->detached || !lt_vm_visible(vm, net) ? 0 :
 		      lt_fill_vm(skb, vm, NETLINK_CB(cb->skb).portid,
-				 cb->nlh->nlmsg_seq, NLM_F_MULTI, show_addr);
+				 cb->nlh->nlmsg_seq, NLM_F_MULTI);
 		mutex_unlock(&vm->lock);
 		lt_vm_put(vm);
 		if (ret)

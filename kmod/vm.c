@@ -79,19 +79,6 @@ struct lt_vm *lt_vm_get_next(u32 *id)
 	return vm;
 }
 
-u32 lt_vm_count(void)
-{
-	unsigned long idx;
-	struct lt_vm *vm;
-	u32 n = 0;
-
-	mutex_lock(&lt_vms_lock);
-	xa_for_each(&lt_vms, idx, vm)
-		n++;
-	mutex_unlock(&lt_vms_lock);
-	return n;
-}
-
 static struct lt_vm *lt_vm_alloc(struct kvm *kvm, u32 portid,
 				 struct net *net)
 {
