@@ -322,19 +322,6 @@ TEST(slot_logged_by_vmm)
 	ltnl_close(&nl);
 }
 
-/* Gets fd @fd of process @pid into this process's table. */
-static int grab_fd(pid_t pid, int fd)
-{
-	int pidfd, nfd;
-
-	pidfd = syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return -errno;
-	nfd = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	close(pidfd);
-	return nfd < 0 ? -errno : nfd;
-}
-
 TEST(vmm_exits_mid_trace)
 {
 	struct ltnl nl, ev;
@@ -364,7 +351,7 @@ TEST(vmm_exits_mid_trace)
 		_exit(0);
 	}
 	ASSERT_EQ(sizeof(vm_fd), read(pipefd[0], &vm_fd, sizeof(vm_fd)));
-	fd = grab_fd(pid, vm_fd);
+	fd = tvm_grab_fd(pid, vm_fd);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ltnl_attach(&nl, fd, &id));
 	/* The agent's copy of the fd is closed, as it should be. */

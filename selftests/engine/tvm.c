@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <linux/kvm.h>
 
 #include "tvm.h"
@@ -88,4 +89,16 @@ void tvm_destroy(struct tvm *t)
 		close(t->kvm_fd);
 	t->vm_fd = -1;
 	t->kvm_fd = -1;
+}
+
+int tvm_grab_fd(int pid, int fd)
+{
+	int pidfd, nfd;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	nfd = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	return nfd < 0 ? -errno : nfd;
 }

@@ -25,5 +25,7 @@ int tvm_create(struct tvm *t, size_t mem_bytes, unsigned int nr_vcpus);
 int tvm_add_slot(struct tvm *t, uint32_t slot, uint64_t gpa, size_t bytes,
 		 uint32_t flags);
 void tvm_destroy(struct tvm *t);
+/* Fd @fd of process @pid, copied into this process's table, or -errno. */
+int tvm_grab_fd(int pid, int fd);
 
 #endif /* _LOOSETRACE_TVM_H */

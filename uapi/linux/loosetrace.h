@@ -28,6 +28,19 @@
  * <linux/loosetrace_bitmap.h>, split across as many messages as needed.
  * All messages of one harvest carry the same LOOSETRACE_A_EPOCH.
  * The first harvest after TRACE_START reports every page dirty.
+ * TRACE_START may name the VMM's address ranges to trace (an allow-list
+ * of LOOSETRACE_A_HVA_RANGE); memslots outside them stay the VMM's.
+ *
+ * Memslot changes
+ * ---------------
+ * The VMM may change memslots during a trace. Each HARVEST reports KVM's
+ * memslot generation (LOOSETRACE_A_MEMSLOT_GEN) and, when the layout
+ * changed, first adopts new writable slots (inside the allow-list), which
+ * it then reports all dirty; fails with ESTALE while a traced slot is
+ * gone, moved or unlogged (restart the trace: its first harvest reports
+ * every page again); and stops the trace with EBUSY when the VMM asked to
+ * dirty-log a traced slot itself (the VMM keeps its logging). Each of
+ * these is multicast as LOOSETRACE_CMD_LAYOUT_CHANGED.
  *
  * The epoch contract
  * ------------------
@@ -58,10 +71,11 @@
  * Errors: ENOENT no such VM id; ENODATA no trace running (HARVEST,
  * TRACE_STOP); EALREADY trace already running; EEXIST VM already attached;
  * EBADF / EINVAL the fd is not open / not a KVM VM; EBUSY the VMM
- * dirty-logs a memslot itself; EOPNOTSUPP dirty ring or Intel PML in use,
+ * dirty-logs a memslot to trace itself (TRACE_START) or asked to during
+ * the trace (HARVEST); EOPNOTSUPP dirty ring or Intel PML in use,
  * or loose mode on kvm-amd under Hyper-V's enlightened NPT TLB;
  * ESTALE (HARVEST) a traced memslot was deleted, moved or lost dirty
- * logging since TRACE_START.
+ * logging since TRACE_START, or a new one straddles an allow-list range.
  * Documentation/netlink.rst has a table per message.
  */
 #ifndef _UAPI_LINUX_LOOSETRACE_H
