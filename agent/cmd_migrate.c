@@ -112,6 +112,12 @@ static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 	pr_u64("sync_flushes", m->sync_flushes);
 	pr_u64("retraces", m->retraces);
 	pr_close();
+	pr_open("reconcile");
+	pr_bool("enabled", m->reconcile_threads != 0);
+	pr_u64("threads", m->reconcile_threads);
+	pr_u64("pages_resent", m->reconcile_pages);
+	pr_u64("scan_ms", m->reconcile_ms);
+	pr_close();
 	if (m->dest_message[0])
 		pr_str("destination", m->dest_message);
 	print_rounds(m);
@@ -129,6 +135,7 @@ int cmd_migrate(int argc, char **argv)
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "bandwidth-mbps", required_argument, NULL, 'b' },
 		{ "deadline-us", required_argument, NULL, 'D' },
+		{ "no-reconcile", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct subcmd *c = subcmd_find("migrate");
@@ -137,7 +144,7 @@ int cmd_migrate(int argc, char **argv)
 	int o, rc, tty;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "v:t:c:m:d:r:b:D:", opts,
+	while ((o = getopt_long(argc, argv, "v:t:c:m:d:r:b:D:N", opts,
 				NULL)) != -1) {
 		switch (o) {
 		case 'v':
@@ -166,6 +173,10 @@ int cmd_migrate(int argc, char **argv)
 			break;
 		case 'D':
 			rc = parse_u32("--deadline-us", optarg, &req.deadline_us);
+			break;
+		case 'N':
+			req.flags |= CTL_MIG_NO_RECONCILE;
+			rc = 0;
 			break;
 		default:
 			return usage_error(c, "unknown option");

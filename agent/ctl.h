@@ -37,6 +37,8 @@ enum ctl_op {
 /* migrate flags */
 #define CTL_MIG_SYNC		0x1	/* trace in sync mode */
 #define CTL_MIG_PROGRESS	0x2	/* stream progress replies */
+/* no reconcile pass: a test knob that shows what it catches */
+#define CTL_MIG_NO_RECONCILE	0x4
 
 struct ctl_req {
 	uint32_t magic;
@@ -133,6 +135,10 @@ struct ctl_migrate {
 	uint64_t sync_flushes;
 	uint64_t epochs;
 	uint64_t retraces;		/* trace restarted: memslots changed */
+	uint64_t reconcile_pages;	/* resent: changed unlogged */
+	uint64_t reconcile_ms;		/* the scan, during the downtime */
+	uint32_t reconcile_threads;	/* 0: the pass was off */
+	uint32_t reconcile_pad;
 	uint64_t est_final_pages;	/* final round, estimated at the stop */
 	uint64_t est_final_ms;
 	char stop_reason[CTL_REASON_LEN];	/* why pre-copy ended */

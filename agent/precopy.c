@@ -58,8 +58,9 @@ enum precopy_verdict precopy_next(struct precopy_state *s,
 	if (r->dirty_pages < s->smallest)
 		s->smallest = r->dirty_pages;
 
-	fits = s->rate_bps && final * PRECOPY_PAGE_BYTES * 1000 <=
-			      (double)p->downtime_ms * s->rate_bps;
+	fits = s->rate_bps && p->fixed_ms <= p->downtime_ms &&
+	       final * PRECOPY_PAGE_BYTES * 1000 <=
+	       (double)(p->downtime_ms - p->fixed_ms) * s->rate_bps;
 	if (fits || !s->final_pages)
 		return PRECOPY_FITS;
 	if (s->flat >= (p->flat_rounds ?: 1))
@@ -76,9 +77,10 @@ void precopy_reason(const struct precopy_state *s,
 	switch (v) {
 	case PRECOPY_FITS:
 		snprintf(buf, len,
-			 "fits the %u ms downtime target: final round ~%llu pages, ~%llu ms at %.2f MB/s",
+			 "fits the %u ms downtime target: final round ~%llu pages, ~%llu ms at %.2f MB/s, + %llu ms reconcile scan",
 			 p->downtime_ms, (unsigned long long)s->final_pages,
-			 (unsigned long long)s->final_ms, s->rate_bps / 1e6);
+			 (unsigned long long)s->final_ms, s->rate_bps / 1e6,
+			 (unsigned long long)p->fixed_ms);
 		break;
 	case PRECOPY_STALLED:
 		snprintf(buf, len,

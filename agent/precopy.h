@@ -8,7 +8,8 @@
  *  - the final round fits the downtime target: the pages the final round
  *    will send (those dirtied while this round was sent, estimated from
  *    this round's dirty count scaled by how long it took to send) at the
- *    send rate of this round take no longer than the target; or
+ *    send rate of this round, plus the switchover's fixed costs (the
+ *    reconcile scan), take no longer than the target; or
  *  - the dirty set stopped shrinking: @flat_rounds rounds in a row none
  *    of which got below the smallest dirty set seen by at least
  *    @shrink_pct percent (the guest dirties memory as fast as it is sent:
@@ -30,6 +31,7 @@ struct precopy_policy {
 	uint32_t shrink_pct;		/* a meaningful decrease, percent */
 	uint32_t flat_rounds;		/* rounds without one before stopping */
 	uint64_t rate_bps;		/* assumed send rate; 0: measured */
+	uint64_t fixed_ms;		/* switchover costs beside the transfer */
 };
 
 /* What one finished pre-copy round measured. */

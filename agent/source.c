@@ -34,6 +34,7 @@
 #include "bitmap.h"
 #include "guestmem.h"
 #include "precopy.h"
+#include "reconcile.h"
 #include "source.h"
 #include "vmfd.h"
 #include "vmmhook.h"
@@ -60,6 +61,10 @@ struct mig {
 	struct ipc_vm vm;
 	uint8_t *mem[IPC_MAX_SLOTS];
 	uint64_t *dirty[IPC_MAX_SLOTS];
+	/* reconcile.h: each page's hash as sent; NULL: the pass is off */
+	uint64_t *sent_hash[IPC_MAX_SLOTS];
+	uint64_t zero_hash;
+	uint64_t hash_ns, hash_pages;	/* hashing cost, for the estimate */
 	uint8_t *snap;			/* WIRE_MAX_PAGES pages being sent */
 	struct wire_conn conn;
 	int conn_open;
@@ -324,6 +329,58 @@ static int send_bitmap(struct mig *m, uint32_t slot, const uint8_t *bm,
 	return 0;
 }
 
+/* Notes the hash of each page of a run as it goes out (NULL: zeros). */
+static void record_hashes(struct mig *m, uint32_t slot, uint64_t first,
+			  uint64_t n, const uint8_t *snap)
+{
+	uint64_t *h = m->sent_hash[slot] + first, t0 = now_ns(), k;
+
+	for (k = 0; k < n; k++)
+		h[k] = snap ? page_hash(snap + k * WIRE_PAGE_SIZE) :
+			      m->zero_hash;
+	if (snap) {
+		m->hash_ns += now_ns() - t0;
+		m->hash_pages += n;
+	}
+}
+
+/*
+ * The final round, the VM paused: every page whose content is not what
+ * was sent (a host-side write KVM did not log) joins the round's dirty
+ * set. Returns the pages added; @changed[i] says slot i got any.
+ */
+static uint64_t reconcile(struct mig *m, int *changed)
+{
+	uint64_t t0 = now_ns(), added = 0, n;
+	uint32_t i;
+
+	for (i = 0; i < m->vm.nslots; i++) {
+		n = reconcile_scan(m->mem[i], m->vm.slots[i].npages,
+				   m->sent_hash[i], m->dirty[i],
+				   m->st->reconcile_threads);
+		changed[i] = n != 0;
+		added += n;
+	}
+	m->st->reconcile_pages += added;
+	m->st->reconcile_ms = (now_ns() - t0) / 1000000;
+	return added;
+}
+
+/*
+ * What the reconcile scan will add to the downtime: all of memory at the
+ * hash rate measured while sending, spread over its threads.
+ */
+static uint64_t reconcile_estimate_ms(const struct mig *m)
+{
+	double per_page_ns;
+
+	if (!m->st->reconcile_threads || !m->hash_pages)
+		return 0;
+	per_page_ns = (double)m->hash_ns / m->hash_pages;
+	return (uint64_t)(per_page_ns * m->st->guest_pages /
+			  m->st->reconcile_threads / 1e6 + 0.5);
+}
+
 /*
  * Sends pages [first, first + count) of @slot, zero runs without data.
  * The guest keeps writing during pre-copy, so each run is copied first:
@@ -354,6 +411,8 @@ static int send_run(struct mig *m, uint32_t slot, uint64_t first,
 				    zero)
 					break;
 		n = k;
+		if (m->sent_hash[slot])
+			record_hashes(m, slot, i, n, zero ? NULL : snap);
 		p.gfn = m->vm.slots[slot].base_gfn + i;
 		p.count = n;
 		err = send_frame(m, WIRE_PAGES, zero ? WIRE_F_ZERO : 0, hdr,
@@ -457,6 +516,7 @@ static int64_t do_round(struct mig *m, uint32_t round, int final)
 	struct wire_round_end re = { .round = round };
 	uint8_t *encoded[IPC_MAX_SLOTS] = { NULL };
 	uint64_t size[IPC_MAX_SLOTS] = { 0 };
+	int changed[IPC_MAX_SLOTS] = { 0 };
 	struct ipc_harvest h;
 	uint8_t buf[32];
 	struct wire_hdr hdr;
@@ -508,10 +568,20 @@ static int64_t do_round(struct mig *m, uint32_t round, int final)
 		h.slots[i].data = NULL;
 		dirty += bm_count(m->dirty[idx], m->vm.slots[idx].npages);
 	}
+	if (final && m->st->reconcile_threads) {
+		dirty += reconcile(m, changed);
+		/* the module's encoding no longer says it all */
+		for (i = 0; i < m->vm.nslots; i++) {
+			if (changed[i]) {
+				free(encoded[i]);
+				encoded[i] = NULL;
+			}
+		}
+	}
 	for (i = 0; i < m->vm.nslots; i++) {
 		if (encoded[i])
 			continue;
-		/* a slot the harvest left out has no dirty page */
+		/* a slot the harvest left out, or the reconcile pass added to */
 		n = bm_encode(m->dirty[i], m->vm.slots[i].npages, &encoded[i]);
 		if (n < 0) {
 			err = fail(m, (int)n, "encoding an empty bitmap");
@@ -594,6 +664,9 @@ static int setup(struct mig *m)
 		return fail(m, -EINVAL, "the VM has no memory");
 	m->st->vcpus = m->vm.vcpus;
 	m->st->mode = m->req->mode;
+	if (!(m->req->flags & CTL_MIG_NO_RECONCILE))
+		m->st->reconcile_threads = reconcile_threads();
+	m->zero_hash = zero_page_hash();
 	m->snap = malloc(WIRE_MAX_PAGES * WIRE_PAGE_SIZE);
 	if (!m->snap)
 		return fail(m, -ENOMEM, "out of memory");
@@ -608,6 +681,11 @@ static int setup(struct mig *m)
 		m->dirty[i] = calloc(bm_words(s->npages), 8);
 		if (!m->dirty[i])
 			return fail(m, -ENOMEM, "out of memory");
+		if (m->st->reconcile_threads) {
+			m->sent_hash[i] = calloc(s->npages, 8);
+			if (!m->sent_hash[i])
+				return fail(m, -ENOMEM, "out of memory");
+		}
 		m->st->guest_pages += s->npages;
 	}
 	return 0;
@@ -649,6 +727,7 @@ static void teardown(struct mig *m)
 			guestmem_unmap(m->mem[i],
 				       m->vm.slots[i].npages * WIRE_PAGE_SIZE);
 		free(m->dirty[i]);
+		free(m->sent_hash[i]);
 	}
 	if (m->pidfd >= 0)
 		close(m->pidfd);
@@ -704,6 +783,7 @@ static int precopy(struct mig *m)
 		r.interval_ns = t_prev ? t0 - t_prev : 0;
 		t_prev = t0;
 		m->t_last_harvest = t0;
+		p.fixed_ms = reconcile_estimate_ms(m);
 		v = precopy_next(&ps, &p, &r);
 
 		m->st->round = round;

@@ -15,6 +15,10 @@ packages=(
 	build-essential pkg-config kmod
 	linux-headers-amd64 linux-headers-6.12-amd64
 	libnl-3-dev libnl-genl-3-dev libbpf-dev
+	# the agent's reconcile pass hashes pages with XXH3
+	libxxhash-dev
+	# the QEMU selftests' QMP client (static archive)
+	libjson-c-dev
 	# the test VM: QEMU, the kernel images it boots, its initramfs
 	qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64
 	busybox-static cpio xz-utils gzip iproute2

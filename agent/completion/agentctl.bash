@@ -43,7 +43,7 @@ _agentctl()
 	attach|detach|harvest|stats)
 		COMPREPLY=($(compgen -W "--vm" -- "$cur")) ;;
 	migrate)
-		COMPREPLY=($(compgen -W "--vm --to --vmm --mode --downtime-ms --max-rounds --bandwidth-mbps --deadline-us" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "--vm --to --vmm --mode --downtime-ms --max-rounds --bandwidth-mbps --deadline-us --no-reconcile" -- "$cur")) ;;
 	esac
 }
 complete -F _agentctl agentctl

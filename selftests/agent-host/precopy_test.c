@@ -95,6 +95,32 @@ TEST(converging_stops_when_final_round_fits)
 	ASSERT_NE(NULL, strstr(why, "~290 pages"));
 }
 
+/*
+ * The reconcile scan is paid at switchover too: with 100 ms of it, the
+ * final round must fit in the 200 ms left, one round later than above.
+ */
+TEST(fixed_switchover_cost_counts)
+{
+	const struct step h[] = {
+		{ 16384, t(16384) }, { 2400, t(2400) }, { 700, t(700) },
+		{ 290, t(290) }, { 180, t(180) },
+	};
+	struct precopy_policy p = policy;
+	struct precopy_state s;
+	char why[200];
+	int at;
+
+	p.fixed_ms = 100;
+	ASSERT_EQ(PRECOPY_FITS, feed(&p, h, 5, 5, &s, &at));
+	ASSERT_EQ(5, at);
+	ASSERT_GE(200, s.final_ms);
+	precopy_reason(&s, &p, PRECOPY_FITS, why, sizeof(why));
+	ASSERT_NE(NULL, strstr(why, "100 ms reconcile"));
+	/* a scan longer than the target itself: never fits */
+	p.fixed_ms = 301;
+	ASSERT_NE(PRECOPY_FITS, feed(&p, h, 5, 5, &s, &at));
+}
+
 /* Uniform random writes: every round dirties nearly all of memory. */
 TEST(random_writes_stall_after_two_flat_rounds)
 {

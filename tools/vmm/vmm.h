@@ -173,6 +173,13 @@ uint64_t vmm_page_tail_gen(struct vmm *vm, uint64_t gfn);
 void vmm_page_expected(uint64_t gfn, uint64_t gen, void *page);
 /* 0 if the page holds gen exactly, else 1 + index of the first bad word */
 uint64_t vmm_page_check(struct vmm *vm, uint64_t gfn, uint64_t gen);
+/*
+ * Writes page @gfn from the VMM process, as a device's DMA would: KVM's
+ * dirty log never sees it. Only gfn 0, the zero page the guest never
+ * touches, so that neither the guest nor its own verification is
+ * disturbed. 0 or -EINVAL.
+ */
+int vmm_host_write(struct vmm *vm, uint64_t gfn);
 
 /*
  * vCPU state (regs, sregs, FPU, LAPIC, MP state, events, XCRs) of every

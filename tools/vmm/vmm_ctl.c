@@ -261,6 +261,17 @@ static void cmd_remap(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		   "remapped");
 }
 
+static void cmd_poke(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
+		     size_t len)
+{
+	char *end;
+	unsigned long long gfn = strtoull(arg, &end, 0);
+
+	reply_done(c, reply, len, "poke",
+		   *end ? -EINVAL : vmm_host_write(c->vm, gfn),
+		   "poked %llu", gfn);
+}
+
 static void cmd_quit(struct ltvmm_ctl_ctx *c, char *arg, char *reply,
 		     size_t len)
 {
@@ -290,6 +301,7 @@ static const struct {
 	{ "run", false, cmd_run },
 	{ "mode", true, cmd_mode_line },
 	{ "remap", false, cmd_remap },
+	{ "poke", true, cmd_poke },
 	{ "quit", false, cmd_quit },
 };
 
@@ -319,6 +331,6 @@ void ltvmm_ctl_command(struct ltvmm_ctl_ctx *c, char *line, char *reply,
 		return;
 	}
 	snprintf(reply, len,
-		 "err unknown command %s (status pause resume state restore verify park run mode remap quit)",
+		 "err unknown command %s (status pause resume state restore verify park run mode remap poke quit)",
 		 cmd);
 }

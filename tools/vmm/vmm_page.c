@@ -101,6 +101,20 @@ uint64_t vmm_page_head_gen(struct vmm *vm, uint64_t gfn)
 	return __atomic_load_n(&page(vm, gfn)[LTG_WORD_GEN], __ATOMIC_SEQ_CST);
 }
 
+int vmm_host_write(struct vmm *vm, uint64_t gfn)
+{
+	uint64_t *p, i;
+
+	/* the zero page: every other system page is the guest's */
+	if (gfn != 0)
+		return -EINVAL;
+	p = (uint64_t *)((char *)vm->mem + gfn * LTG_PAGE_SIZE);
+	for (i = 0; i < LTG_PAGE_WORDS; i++)
+		__atomic_store_n(&p[i], 0x686f737477726974ULL ^ i,
+				 __ATOMIC_RELAXED);
+	return 0;
+}
+
 uint64_t vmm_page_tail_gen(struct vmm *vm, uint64_t gfn)
 {
 	if (gfn >= vm->mem_bytes / LTG_PAGE_SIZE)
