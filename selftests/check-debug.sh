@@ -45,19 +45,29 @@ HOST_SUITES= KROOT=$kroot KVERS=$kvers \
 	VM_APPEND="kasan_multi_shot ${VM_APPEND:-}" \
 	"$TOP/selftests/run_checks.sh" || rc=$?
 
-# The checkers' reports, with the program they followed, once more.
+# The checkers' reports once more, each with what it came after: the
+# init prints a report before the check it fails ("kernel log clean after
+# <program>", "kmemleak finds no leaked object").
 for rel in $kvers; do
 	for log in "$BUILD/check/vm-$rel.log" "$BUILD/check/vm-$rel.log.first"; do
 		[ -f "$log" ] || continue
 		awk -v file="$log" '
-			BEGIN { prog = "boot" }
-			/^LTVM-BEGIN / { prog = $2 }
+			function flush(what,   i) {
+				for (i = 0; i < n; i++) {
+					if (!shown++)
+						printf "== checker reports in %s:\n", file
+					printf "  %s: %s\n", what, line[i]
+				}
+				n = 0
+			}
 			/^# kmsg: .*(BUG:|WARNING:|inconsistent lock state|suspicious RCU usage|ODEBUG|corruption|kmemleak)/ ||
-			/^# kmemleak: unreferenced object/ {
-				if (!n++)
-					printf "== checker reports in %s:\n", file
-				printf "  after %s: %s\n", prog, $0
-			}' "$log"
+			/^# kmemleak: unreferenced object/ { line[n++] = $0 }
+			/^LTVM-CHECK (ok|not ok) kernel log clean after / {
+				sub(/^LTVM-CHECK (ok|not ok) kernel log clean /, "")
+				flush($0)
+			}
+			/^LTVM-CHECK not ok kmemleak / { flush("final kmemleak scan") }
+			END { flush("before the VM stopped") }' "$log"
 	done
 done
 exit "$rc"
