@@ -34,6 +34,10 @@ const struct subcmd subcmds[] = {
 	  "--vm PID --to HOST:PORT --vmm SOCKET [--mode loose|sync]\n"
 	  "                [--downtime-ms MS] [--max-rounds N] [--bandwidth-mbps N]",
 	  "live-migrate the VM's memory to the agent at HOST:PORT" },
+	{ "top", cmd_top, "--vm PID [--interval MS] [--count N]",
+	  "live guest impact per vCPU: exits, interrupts, write faults (root, BPF)" },
+	{ "check", cmd_check, "--vm PID --qmp SOCKET",
+	  "can this QEMU guest be moved by loosetrace? (nothing is attached)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

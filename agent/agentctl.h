@@ -45,6 +45,8 @@ int cmd_trace(int argc, char **argv);
 int cmd_harvest(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 extern const struct subcmd subcmds[];
 const struct subcmd *subcmd_find(const char *name);

@@ -27,13 +27,13 @@ _agentctl()
 	case $prev in
 	--vm) COMPREPLY=($(compgen -W "$(_agentctl_vmm_pids)" -- "$cur")); return ;;
 	--mode) COMPREPLY=($(compgen -W "loose sync" -- "$cur")); return ;;
-	--vmm|-s) _filedir; return ;;
+	--vmm|--qmp|-s) _filedir; return ;;
 	--to|--downtime-ms|--max-rounds|--bandwidth-mbps|--deadline-us) return ;;
 	esac
 
 	case $cmd in
 	"")
-		COMPREPLY=($(compgen -W "status attach detach trace harvest stats migrate -j -s -h" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "status attach detach trace harvest stats migrate check -j -s -h" -- "$cur")) ;;
 	trace)
 		if [[ ${words[cword-1]} == trace ]]; then
 			COMPREPLY=($(compgen -W "start stop" -- "$cur"))
@@ -44,6 +44,8 @@ _agentctl()
 		COMPREPLY=($(compgen -W "--vm" -- "$cur")) ;;
 	migrate)
 		COMPREPLY=($(compgen -W "--vm --to --vmm --mode --downtime-ms --max-rounds --bandwidth-mbps --deadline-us --no-reconcile" -- "$cur")) ;;
+	check)
+		COMPREPLY=($(compgen -W "--vm --qmp" -- "$cur")) ;;
 	esac
 }
 complete -F _agentctl agentctl
