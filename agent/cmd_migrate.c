@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agentctl.h"
+#include "impact_print.h"
 #include "print.h"
 
 static const char *phase_name(uint32_t phase)
@@ -121,6 +122,7 @@ static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 	if (m->dest_message[0])
 		pr_str("destination", m->dest_message);
 	print_rounds(m);
+	impact_print_migrate(m);
 	pr_close();
 }
 

@@ -108,6 +108,40 @@ struct ctl_round {
 	uint32_t final;			/* the round with the VM paused */
 };
 
+/*
+ * Guest impact windows of a migration: before the trace, pre-copy (trace
+ * start to the pause), switchover (the pause to the destination's DONE)
+ * and, where the source VM runs on after a failure, after it.
+ */
+enum ctl_impact_window {
+	CTL_IMPACT_BEFORE,
+	CTL_IMPACT_PRECOPY,
+	CTL_IMPACT_SWITCHOVER,
+	CTL_IMPACT_AFTER,
+	CTL_IMPACT_WINDOWS,
+};
+
+#define CTL_IMPACT_VCPUS	16
+#define CTL_IMPACT_TOP		4	/* exit reasons per window */
+
+struct ctl_impact_win {
+	uint64_t exits;
+	uint64_t irq_exits;
+	uint64_t write_faults;
+	uint64_t new_gfns;		/* distinct pages written */
+	uint64_t out_ns;		/* outside guest mode */
+	uint32_t ntop;
+	uint32_t top_reason[CTL_IMPACT_TOP];
+	uint32_t pad;
+	uint64_t top_count[CTL_IMPACT_TOP];
+};
+
+struct ctl_impact_vcpu {
+	uint32_t vcpu_id;
+	uint32_t tid;
+	struct ctl_impact_win w[CTL_IMPACT_WINDOWS];
+};
+
 /* Progress of a migration and, in the final reply, its summary. */
 struct ctl_migrate {
 	uint32_t phase;			/* enum mig_phase */
@@ -147,6 +181,14 @@ struct ctl_migrate {
 	/* failed after RESUME went out: the source VM was not resumed */
 	uint32_t source_left_paused;
 	struct ctl_round log[CTL_ROUND_LOG];
+	/* guest impact (mig_impact.h): per vCPU, per window */
+	uint32_t impact_windows;	/* bit w: window w was measured */
+	uint32_t impact_isa;		/* GI_ISA_SVM, GI_ISA_VMX */
+	uint32_t impact_nvcpus;
+	uint32_t impact_pad;
+	uint64_t impact_ns[CTL_IMPACT_WINDOWS];	/* each window's length */
+	char impact_error[CTL_REASON_LEN];	/* why there are no figures */
+	struct ctl_impact_vcpu impact[CTL_IMPACT_VCPUS];
 };
 
 enum ctl_reply_kind {

@@ -33,6 +33,7 @@
 
 #include "bitmap.h"
 #include "guestmem.h"
+#include "mig_impact.h"
 #include "precopy.h"
 #include "reconcile.h"
 #include "source.h"
@@ -933,6 +934,7 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 		.req = req, .progress = progress, .progress_arg = arg,
 		.pidfd = -1, .st = out, .why = why, .why_len = why_len,
 	};
+	struct mig_impact imp = { 0 };	/* guest impact: mig_impact.h */
 	int err;
 
 	why[0] = '\0';
@@ -941,12 +943,15 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 	out->phase = MIG_CONNECT;
 	err = setup(&m);
 	if (!err)
+		impact_start(&imp, req->vm_pid, out);
+	if (!err)
 		err = peer_connect(&m);
 	if (!err) {
 		m.conn.timeout_ms = peer_timeout_ms;
 		err = handshake(&m);
 	}
 	if (!err) {
+		impact_mark(&imp, CTL_IMPACT_BEFORE);
 		err = ipc_trace_start(&m.ipc, m.vm_id, req->mode,
 				      req->deadline_us);
 		if (err)
@@ -956,14 +961,18 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 	}
 	if (!err)
 		err = precopy(&m);
-	if (!err)
+	if (!err) {
+		impact_mark(&imp, CTL_IMPACT_PRECOPY);
 		err = switchover(&m);
+		impact_mark(&imp, CTL_IMPACT_SWITCHOVER);
+	}
 	if (err && m.conn_open && err != -ECONNRESET && err != -EPIPE) {
 		/* tell the destination why, without waiting long */
 		m.conn.timeout_ms = 1000;
 		wire_send_error(&m.conn, err, "%s", why);
 	}
 	teardown(&m);
+	impact_stop(&imp, err && !out->source_left_paused);
 	report(&m);
 	return err;
 }

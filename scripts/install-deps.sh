@@ -17,6 +17,9 @@ packages=(
 	libnl-3-dev libnl-genl-3-dev libbpf-dev
 	# the agent's reconcile pass hashes pages with XXH3
 	libxxhash-dev
+	# guest impact: a BPF program (clang below) on KVM's tracepoints,
+	# its skeleton from bpftool, libbpf linked static (libelf, zlib)
+	bpftool libelf-dev zlib1g-dev
 	# the QEMU selftests' QMP client (static archive)
 	libjson-c-dev
 	# the test VM: QEMU, the kernel images it boots, its initramfs

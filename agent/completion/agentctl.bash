@@ -29,11 +29,12 @@ _agentctl()
 	--mode) COMPREPLY=($(compgen -W "loose sync" -- "$cur")); return ;;
 	--vmm|--qmp|-s) _filedir; return ;;
 	--to|--downtime-ms|--max-rounds|--bandwidth-mbps|--deadline-us) return ;;
+	--interval|--count) return ;;
 	esac
 
 	case $cmd in
 	"")
-		COMPREPLY=($(compgen -W "status attach detach trace harvest stats migrate check -j -s -h" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "status attach detach trace harvest stats migrate check top -j -s -h" -- "$cur")) ;;
 	trace)
 		if [[ ${words[cword-1]} == trace ]]; then
 			COMPREPLY=($(compgen -W "start stop" -- "$cur"))
@@ -46,6 +47,8 @@ _agentctl()
 		COMPREPLY=($(compgen -W "--vm --to --vmm --mode --downtime-ms --max-rounds --bandwidth-mbps --deadline-us --no-reconcile" -- "$cur")) ;;
 	check)
 		COMPREPLY=($(compgen -W "--vm --qmp" -- "$cur")) ;;
+	top)
+		COMPREPLY=($(compgen -W "--vm --interval --count" -- "$cur")) ;;
 	esac
 }
 complete -F _agentctl agentctl

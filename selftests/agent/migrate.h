@@ -5,7 +5,7 @@
 
 #include "env.h"
 
-#define OUT_LEN		8192
+#define OUT_LEN		32768
 #define ERR_LEN		4096
 
 /* Guest memory of the tests, MiB; the demo uses more. */
