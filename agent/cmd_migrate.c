@@ -132,6 +132,7 @@ int cmd_migrate(int argc, char **argv)
 		{ "vm", required_argument, NULL, 'v' },
 		{ "to", required_argument, NULL, 't' },
 		{ "vmm", required_argument, NULL, 'c' },
+		{ "qmp", required_argument, NULL, 'q' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "downtime-ms", required_argument, NULL, 'd' },
 		{ "max-rounds", required_argument, NULL, 'r' },
@@ -146,7 +147,7 @@ int cmd_migrate(int argc, char **argv)
 	int o, rc, tty;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "v:t:c:m:d:r:b:D:N", opts,
+	while ((o = getopt_long(argc, argv, "v:t:c:q:m:d:r:b:D:N", opts,
 				NULL)) != -1) {
 		switch (o) {
 		case 'v':
@@ -156,7 +157,13 @@ int cmd_migrate(int argc, char **argv)
 			rc = snprintf(req.target, sizeof(req.target), "%s",
 				      optarg) >= (int)sizeof(req.target);
 			break;
+		case 'q':
 		case 'c':
+			/* a QMP socket takes the test VMM's place */
+			if (o == 'q')
+				req.flags |= CTL_MIG_QMP;
+			if (req.vmm_sock[0])
+				return usage_error(c, "--vmm and --qmp name one VMM: give one");
 			rc = snprintf(req.vmm_sock, sizeof(req.vmm_sock), "%s",
 				      optarg) >= (int)sizeof(req.vmm_sock);
 			break;
@@ -188,7 +195,7 @@ int cmd_migrate(int argc, char **argv)
 	}
 	if (!req.vm_pid || !req.target[0] || !req.vmm_sock[0] ||
 	    optind != argc)
-		return usage_error(c, "--vm, --to and --vmm are required");
+		return usage_error(c, "--vm, --to and --vmm (or --qmp) are required");
 	tty = isatty(STDERR_FILENO);
 	if (tty)
 		req.flags |= CTL_MIG_PROGRESS;

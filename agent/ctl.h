@@ -39,6 +39,8 @@ enum ctl_op {
 #define CTL_MIG_PROGRESS	0x2	/* stream progress replies */
 /* no reconcile pass: a test knob that shows what it catches */
 #define CTL_MIG_NO_RECONCILE	0x4
+/* vmm_sock is a QEMU's QMP socket, not the test VMM's control socket */
+#define CTL_MIG_QMP		0x8
 
 struct ctl_req {
 	uint32_t magic;

@@ -49,6 +49,7 @@ static struct {
 	const char *ctl_path;
 	const char *listen_addr;
 	const char *incoming_vmm;
+	int incoming_qemu;		/* incoming_vmm is a QEMU's QMP socket */
 	int port;
 	int peer_timeout_ms;
 	int verbose;
@@ -530,7 +531,9 @@ static void *peer_thread(void *arg)
 		return NULL;
 	}
 	logmsg("incoming migration into %s", vmm);
-	err = dest_serve(fd, vmm, g.peer_timeout_ms, &hooks, &res);
+	err = g.incoming_qemu ?
+	      dest_serve_qemu(fd, vmm, g.peer_timeout_ms, &hooks, &res) :
+	      dest_serve(fd, vmm, g.peer_timeout_ms, &hooks, &res);
 	close(fd);
 	if (err)
 		logmsg("incoming migration failed: %s", res.why);
@@ -644,6 +647,8 @@ static void print_usage(FILE *f)
 		CTL_SOCKET_PATH);
 	fprintf(f, "  -i, --incoming SOCK       accept one incoming migration into the VMM\n");
 	fprintf(f, "                            whose control socket is SOCK\n");
+	fprintf(f, "  -Q, --incoming-qmp SOCK   accept one incoming migration into the QEMU\n");
+	fprintf(f, "                            (-incoming defer -S) whose QMP socket is SOCK\n");
 	fprintf(f, "  -t, --peer-timeout MS     give up on a silent peer after MS (default %d)\n",
 		DEFAULT_PEER_TIMEOUT);
 	fprintf(f, "  -v, --verbose             log every pre-copy round\n");
@@ -684,6 +689,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "incoming", required_argument, NULL, 'i' },
+		{ "incoming-qmp", required_argument, NULL, 'Q' },
 		{ "peer-timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -693,7 +699,7 @@ int main(int argc, char **argv)
 	struct pollfd pfd[2];
 	int c, fd;
 
-	while ((c = getopt_long(argc, argv, "p:l:s:i:t:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:l:s:i:Q:t:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			g.port = atoi(optarg);
@@ -705,7 +711,9 @@ int main(int argc, char **argv)
 			g.ctl_path = optarg;
 			break;
 		case 'i':
+		case 'Q':
 			g.incoming_vmm = optarg;
+			g.incoming_qemu = c == 'Q';
 			break;
 		case 't':
 			g.peer_timeout_ms = atoi(optarg);

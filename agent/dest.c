@@ -138,6 +138,16 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 		.ctx = &v, .layout = dv_layout, .write = dv_write,
 		.digest = dv_digest, .resume = dv_resume,
 	};
+	int err;
+
+	err = dest_run(fd, &target, timeout_ms, hk, res);
+	guestmem_unmap(v.mem, v.mem_bytes);
+	return err;
+}
+
+int dest_run(int fd, const struct dest_target *target, int timeout_ms,
+	     const struct dest_hooks *hk, struct dest_result *res)
+{
 	struct dest_session *s;
 	struct dest_reply *r;
 	struct wire_conn c;
@@ -154,7 +164,7 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 		dest_ended(hk, -ENOMEM, &told);
 		return -ENOMEM;
 	}
-	dest_session_init(s, &target);
+	dest_session_init(s, target);
 	for (;;) {
 		err = wire_recv(&c, &h);
 		if (err == -ECONNRESET) {
@@ -206,7 +216,6 @@ int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 	snprintf(res->why, sizeof(res->why), "%s", err ? s->why : "");
 	dest_session_free(s);
 	wire_conn_free(&c);
-	guestmem_unmap(v.mem, v.mem_bytes);
 	free(s);
 	free(r);
 	return err;

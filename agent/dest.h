@@ -25,5 +25,15 @@ struct dest_hooks {
  */
 int dest_serve(int fd, const char *vmm_sock, int timeout_ms,
 	       const struct dest_hooks *hk, struct dest_result *res);
+/*
+ * The same into a QEMU started with -incoming defer, whose QMP monitor
+ * is @qmp_sock (dest_qemu.c): its shared RAM backends take the pages,
+ * and QEMU loads the device state after the digests matched.
+ */
+int dest_serve_qemu(int fd, const char *qmp_sock, int timeout_ms,
+		    const struct dest_hooks *hk, struct dest_result *res);
+/* The connection loop both serve with their own target. */
+int dest_run(int fd, const struct dest_target *target, int timeout_ms,
+	     const struct dest_hooks *hk, struct dest_result *res);
 
 #endif /* LT_AGENT_DEST_H */

@@ -449,16 +449,41 @@ int ipc_vm_list(struct ipc *ipc, struct ipc_vm *vms, int max)
 int ipc_trace_start(struct ipc *ipc, uint32_t vm_id, uint32_t mode,
 		    uint32_t deadline_us)
 {
+	return ipc_trace_start_ranges(ipc, vm_id, mode, deadline_us, NULL, 0);
+}
+
+static int put_range(struct nl_msg *msg, const struct ipc_range *r)
+{
+	struct nlattr *nest = nla_nest_start(msg, LOOSETRACE_A_HVA_RANGE);
+
+	if (!nest ||
+	    nla_put_u64(msg, LOOSETRACE_HVA_RANGE_A_START, r->start) < 0 ||
+	    nla_put_u64(msg, LOOSETRACE_HVA_RANGE_A_LEN, r->len) < 0)
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+int ipc_trace_start_ranges(struct ipc *ipc, uint32_t vm_id, uint32_t mode,
+			   uint32_t deadline_us, const struct ipc_range *r,
+			   unsigned int n)
+{
 	struct nl_msg *msg = req_new(ipc, LOOSETRACE_CMD_TRACE_START, 0);
+	unsigned int i;
+	int err = 0;
 
 	if (!msg)
 		return -ENOMEM;
 	if (nla_put_u32(msg, LOOSETRACE_A_VM_ID, vm_id) < 0 ||
 	    nla_put_u32(msg, LOOSETRACE_A_MODE, mode) < 0 ||
 	    (deadline_us &&
-	     nla_put_u32(msg, LOOSETRACE_A_DEADLINE_US, deadline_us) < 0)) {
+	     nla_put_u32(msg, LOOSETRACE_A_DEADLINE_US, deadline_us) < 0))
+		err = -EMSGSIZE;
+	for (i = 0; !err && i < n; i++)
+		err = put_range(msg, &r[i]);
+	if (err) {
 		nlmsg_free(msg);
-		return -EMSGSIZE;
+		return err;
 	}
 	return req_run(ipc, msg, NULL, NULL);
 }
@@ -493,6 +518,7 @@ static struct ipc_harvest_slot *harvest_slot(struct ipc_harvest *h,
 	h->slots[h->nslots].slot_id = ms->id;
 	h->slots[h->nslots].base_gfn = ms->base_gfn;
 	h->slots[h->nslots].npages = ms->npages;
+	h->slots[h->nslots].userspace_addr = ms->userspace_addr;
 	return &h->slots[h->nslots++];
 }
 

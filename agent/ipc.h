@@ -71,6 +71,7 @@ struct ipc_harvest_slot {
 	uint32_t slot_id;
 	uint64_t base_gfn;
 	uint64_t npages;
+	uint64_t userspace_addr;	/* the VMM's address of base_gfn */
 	uint8_t *data;			/* compacted bitmap, malloc'd */
 	uint64_t size;
 };
@@ -109,6 +110,16 @@ int ipc_vm_get(struct ipc *ipc, uint32_t vm_id, struct ipc_vm *vm);
 int ipc_vm_list(struct ipc *ipc, struct ipc_vm *vms, int max);
 int ipc_trace_start(struct ipc *ipc, uint32_t vm_id, uint32_t mode,
 		    uint32_t deadline_us);
+/* A range of the VMM's addresses a trace is limited to. */
+struct ipc_range {
+	uint64_t start;
+	uint64_t len;
+};
+
+/* TRACE_START with an allow-list of @n ranges (LOOSETRACE_A_HVA_RANGE). */
+int ipc_trace_start_ranges(struct ipc *ipc, uint32_t vm_id, uint32_t mode,
+			   uint32_t deadline_us, const struct ipc_range *r,
+			   unsigned int n);
 int ipc_trace_stop(struct ipc *ipc, uint32_t vm_id);
 /* gfn_count == 0 harvests every memslot. Free with ipc_harvest_free(). */
 int ipc_harvest(struct ipc *ipc, uint32_t vm_id, uint64_t gfn_start,

@@ -67,6 +67,33 @@ static json_object *qmp_read(struct qmp *q, long long deadline)
 	}
 }
 
+static int qmp_write(struct qmp *q, const char *s);
+
+/* Sends @s with @fd attached (to its first bytes). */
+static int qmp_write_fd(struct qmp *q, const char *s, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)s, .iov_len = strlen(s) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	ssize_t n;
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	n = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
+	if (n <= 0) {
+		snprintf(q->err, sizeof(q->err), "QMP sendmsg: %s",
+			 strerror(errno));
+		return -1;
+	}
+	return (size_t)n < iov.iov_len ? qmp_write(q, s + n) : 0;
+}
+
 static int qmp_write(struct qmp *q, const char *s)
 {
 	size_t off = 0, len = strlen(s);
@@ -155,6 +182,12 @@ void qmp_close(struct qmp *q)
 json_object *qmp_cmd(struct qmp *q, int timeout_ms, const char *cmd,
 		     const char *args)
 {
+	return qmp_cmd_fd(q, timeout_ms, cmd, args, -1);
+}
+
+json_object *qmp_cmd_fd(struct qmp *q, int timeout_ms, const char *cmd,
+			const char *args, int fd)
+{
 	long long deadline = now_ms() + timeout_ms;
 	json_object *obj, *val;
 	char msg[2048];
@@ -168,7 +201,7 @@ json_object *qmp_cmd(struct qmp *q, int timeout_ms, const char *cmd,
 			 "{\"execute\":\"%s\",\"arguments\":%s}\n", cmd, args);
 	else
 		snprintf(msg, sizeof(msg), "{\"execute\":\"%s\"}\n", cmd);
-	if (qmp_write(q, msg))
+	if (fd >= 0 ? qmp_write_fd(q, msg, fd) : qmp_write(q, msg))
 		return NULL;
 	for (;;) {
 		obj = qmp_read(q, deadline);

@@ -37,6 +37,13 @@ pid_t qmp_peer_pid(const struct qmp *q);
 json_object *qmp_cmd(struct qmp *q, int timeout_ms, const char *cmd,
 		     const char *args);
 
+/*
+ * qmp_cmd() that passes @fd to QEMU with the command (SCM_RIGHTS), as
+ * "getfd" and "add-fd" want it.
+ */
+json_object *qmp_cmd_fd(struct qmp *q, int timeout_ms, const char *cmd,
+			const char *args, int fd);
+
 /* "a.b.c" in @obj: the string, integer or NULL. */
 const char *qmp_get_str(json_object *obj, const char *path);
 int qmp_get_int(json_object *obj, const char *path, long long *val);

@@ -35,6 +35,8 @@
 #include "guestmem.h"
 #include "mig_impact.h"
 #include "precopy.h"
+#include "qemu_hook.h"
+#include "qemu_vm.h"
 #include "reconcile.h"
 #include "source.h"
 #include "vmfd.h"
@@ -59,6 +61,13 @@ struct mig {
 	int tracing;
 	int paused;		/* we paused the VM: teardown resumes it */
 	int peer_refused;	/* the destination answered ERROR */
+	/*
+	 * A QEMU guest (--qmp): its shared RAM backends are the migration's
+	 * slots (vm.slots[i] is backend i, at its QEMU address), KVM's
+	 * memslots only the way to their dirty bits.
+	 */
+	int qemu;
+	struct qemu_vm qvm;
 	struct ipc_vm vm;
 	uint8_t *mem[IPC_MAX_SLOTS];
 	uint64_t *dirty[IPC_MAX_SLOTS];
@@ -444,6 +453,64 @@ static int send_pages(struct mig *m, uint32_t slot)
 	return 0;
 }
 
+/*
+ * TRACE_START; for a QEMU guest limited to its shared RAM backends, so
+ * that the VGA memory QEMU logs itself, ROMs and the SMM aliases of
+ * other memory stay QEMU's.
+ */
+static int trace_start(struct mig *m)
+{
+	struct ipc_range r[QEMU_MAX_REGIONS];
+	unsigned int i;
+
+	if (!m->qemu)
+		return ipc_trace_start(&m->ipc, m->vm_id, m->req->mode,
+				       m->req->deadline_us);
+	for (i = 0; i < m->qvm.nregions; i++) {
+		r[i].start = m->qvm.regions[i].hva;
+		r[i].len = m->qvm.regions[i].size;
+	}
+	return ipc_trace_start_ranges(&m->ipc, m->vm_id, m->req->mode,
+				      m->req->deadline_us, r, i);
+}
+
+/*
+ * A QEMU guest: one harvested memslot's dirty pages into the bitmap of
+ * the RAM backend its memory lies in (memslots of both address spaces,
+ * and slots adopted during the trace, map into the same backend).
+ */
+static int qemu_fold(struct mig *m, const struct ipc_harvest_slot *hs)
+{
+	uint64_t *bits, first, j, hva = hs->userspace_addr;
+	const struct ipc_memslot *r = NULL;
+	uint32_t i;
+
+	for (i = 0; i < m->vm.nslots && !r; i++)
+		if (hva >= m->vm.slots[i].userspace_addr &&
+		    hva + hs->npages * WIRE_PAGE_SIZE <=
+		    m->vm.slots[i].userspace_addr +
+		    m->vm.slots[i].npages * WIRE_PAGE_SIZE)
+			r = &m->vm.slots[i];
+	if (!r)
+		return fail(m, -EBADMSG,
+			    "the module harvested memslot %#x outside QEMU's RAM backends",
+			    hs->slot_id);
+	bits = calloc(bm_words(hs->npages), 8);
+	if (!bits)
+		return fail(m, -ENOMEM, "out of memory");
+	if (bm_decode(hs->data, hs->size, hs->npages, bits)) {
+		free(bits);
+		return fail(m, -EBADMSG, "the module's bitmap does not decode");
+	}
+	first = (hva - r->userspace_addr) / WIRE_PAGE_SIZE;
+	for (j = bm_next(bits, hs->npages, 0); j < hs->npages;
+	     j = bm_next(bits, hs->npages, j + 1))
+		m->dirty[r - m->vm.slots][(first + j) / 64] |=
+			1ULL << ((first + j) % 64);
+	free(bits);
+	return 0;
+}
+
 /* Whether the VM's memslots are still the ones the destination was given. */
 static int same_layout(const struct ipc_vm *a, const struct ipc_vm *b)
 {
@@ -486,7 +553,8 @@ static int harvest(struct mig *m, struct ipc_harvest *h)
 		err = ipc_vm_get(&m->ipc, m->vm_id, &now);
 		if (err)
 			return ipc_fail(m, err, "reading the VM's memslots");
-		if (!same_layout(&m->vm, &now))
+		/* a QEMU guest's RAM backends do not move with its memslots */
+		if (!m->qemu && !same_layout(&m->vm, &now))
 			return fail(m, -ESTALE,
 				    "the VM's memory layout changed during the migration (memslot generation %llu): the destination was set up for the old one; the source keeps running",
 				    (unsigned long long)now.memslot_gen);
@@ -495,8 +563,7 @@ static int harvest(struct mig *m, struct ipc_harvest *h)
 			(unsigned long long)now.memslot_gen);
 		m->tracing = 0;
 		ipc_trace_stop(&m->ipc, m->vm_id);
-		err = ipc_trace_start(&m->ipc, m->vm_id, m->req->mode,
-				      m->req->deadline_us);
+		err = trace_start(m);
 		if (err)
 			return ipc_fail(m, err, "restarting the trace");
 		m->tracing = 1;
@@ -540,7 +607,14 @@ static int64_t do_round(struct mig *m, uint32_t round, int final)
 	m->st->epochs = h.epoch;
 	for (i = 0; i < m->vm.nslots; i++)
 		memset(m->dirty[i], 0, bm_words(m->vm.slots[i].npages) * 8);
-	for (i = 0; i < h.nslots; i++) {
+	for (i = 0; m->qemu && i < h.nslots; i++) {
+		err = qemu_fold(m, &h.slots[i]);
+		if (err)
+			goto out;
+	}
+	for (i = 0; m->qemu && i < m->vm.nslots; i++)
+		dirty += bm_count(m->dirty[i], m->vm.slots[i].npages);
+	for (i = 0; !m->qemu && i < h.nslots; i++) {
 		idx = slot_index(m, &h.slots[i]);
 		if (idx < 0) {
 			/* the module adopted a slot the VMM created */
@@ -619,17 +693,16 @@ static void report(struct mig *m)
 		m->progress(m->progress_arg, m->st);
 }
 
-static int setup(struct mig *m)
+/*
+ * The test VMM's control socket: it must be the named process's, and
+ * it may say which fd is the VM. Returns the fd number in the VMM.
+ */
+static int identify_vmm(struct mig *m)
 {
 	struct vmmhook_status vs;
 	char why[256];
-	uint32_t i;
-	int vmfd, fdnum, err;
+	int err;
 
-	m->pidfd = vmfd_pidfd_open(m->req->vm_pid);
-	if (m->pidfd < 0)
-		return fail(m, m->pidfd, "no process %u: %s", m->req->vm_pid,
-			    strerror(-m->pidfd));
 	err = vmmhook_status(m->req->vmm_sock, &vs, why, sizeof(why));
 	if (err)
 		return fail(m, err, "VMM control socket %s: %s",
@@ -638,10 +711,64 @@ static int setup(struct mig *m)
 	if (vs.pid != (pid_t)m->req->vm_pid)
 		return fail(m, -EINVAL, "VMM control socket %s belongs to pid %d, not %u",
 			    m->req->vmm_sock, (int)vs.pid, m->req->vm_pid);
-	fdnum = vs.vm_fd >= 0 ? vs.vm_fd : vmfd_find(m->req->vm_pid, why,
-						      sizeof(why));
+	if (vs.vm_fd >= 0)
+		return vs.vm_fd;
+	err = vmfd_find(m->req->vm_pid, why, sizeof(why));
+	return err < 0 ? fail(m, err, "%s", why) : err;
+}
+
+/*
+ * A QEMU guest: what qemu_inspect() finds, refused before anything is
+ * attached if loosetrace cannot move it. Returns the VM fd's number.
+ */
+static int identify_qemu(struct mig *m)
+{
+	char why[512];
+	struct qmp q;
+	int err;
+
+	if (qmp_open(&q, m->req->vmm_sock, 10000))
+		return fail(m, -EIO, "QMP socket %s: %s", m->req->vmm_sock,
+			    q.err);
+	err = qemu_inspect(&q, m->req->vm_pid, &m->qvm, why, sizeof(why));
+	qmp_close(&q);
+	if (err)
+		return fail(m, err, "cannot move this QEMU guest: %s", why);
+	err = vmfd_find(m->req->vm_pid, why, sizeof(why));
+	return err < 0 ? fail(m, err, "%s", why) : err;
+}
+
+/* The migration's slots of a QEMU guest: its RAM backends, in order. */
+static void qemu_layout(struct mig *m)
+{
+	uint64_t gfn = 0;
+	uint32_t i;
+
+	m->vm.nslots = m->qvm.nregions;
+	for (i = 0; i < m->qvm.nregions; i++) {
+		memset(&m->vm.slots[i], 0, sizeof(m->vm.slots[i]));
+		m->vm.slots[i].id = i;
+		m->vm.slots[i].base_gfn = gfn;
+		m->vm.slots[i].npages = m->qvm.regions[i].size / WIRE_PAGE_SIZE;
+		m->vm.slots[i].userspace_addr = m->qvm.regions[i].hva;
+		gfn += m->vm.slots[i].npages;
+	}
+}
+
+static int setup(struct mig *m)
+{
+	char why[256];
+	uint32_t i;
+	int vmfd, fdnum, err;
+
+	m->pidfd = vmfd_pidfd_open(m->req->vm_pid);
+	if (m->pidfd < 0)
+		return fail(m, m->pidfd, "no process %u: %s", m->req->vm_pid,
+			    strerror(-m->pidfd));
+	m->qemu = !!(m->req->flags & CTL_MIG_QMP);
+	fdnum = m->qemu ? identify_qemu(m) : identify_vmm(m);
 	if (fdnum < 0)
-		return fail(m, fdnum, "%s", why);
+		return fdnum;
 	vmfd = vmfd_get(m->pidfd, fdnum, why, sizeof(why));
 	if (vmfd < 0)
 		return fail(m, vmfd, "%s", why);
@@ -661,6 +788,8 @@ static int setup(struct mig *m)
 	err = ipc_vm_get(&m->ipc, m->vm_id, &m->vm);
 	if (err)
 		return ipc_fail(m, err, "reading the VM's memslots");
+	if (m->qemu)
+		qemu_layout(m);
 	if (!m->vm.nslots)
 		return fail(m, -EINVAL, "the VM has no memory");
 	m->st->vcpus = m->vm.vcpus;
@@ -692,29 +821,62 @@ static int setup(struct mig *m)
 	return 0;
 }
 
-static void teardown(struct mig *m)
+/* The module's figures of the trace for the summary, then its end. */
+static void trace_stop(struct mig *m)
 {
 	struct ipc_stats s;
+
+	if (!m->tracing)
+		return;
+	if (!ipc_stats(&m->ipc, m->vm_id, &s)) {
+		m->st->trace_install_ns = s.v[LOOSETRACE_STAT_TRACE_INSTALL_NS];
+		m->st->flush_ns_median = s.v[LOOSETRACE_STAT_FLUSH_NS_MEDIAN];
+		m->st->flush_ns_max = s.v[LOOSETRACE_STAT_FLUSH_NS_MAX];
+		m->st->deadline_kicks = s.v[LOOSETRACE_STAT_DEADLINE_KICKS];
+		m->st->sync_flushes = s.v[LOOSETRACE_STAT_SYNC_FLUSHES];
+		m->st->epochs = s.v[LOOSETRACE_STAT_EPOCHS];
+	}
+	ipc_trace_stop(&m->ipc, m->vm_id);
+	m->tracing = 0;
+}
+
+static int vmm_pause(struct mig *m, char *why, size_t len)
+{
+	return m->qemu ? qemu_hook_pause(m->req->vmm_sock, why, len) :
+			 vmmhook_pause(m->req->vmm_sock, why, len);
+}
+
+static int vmm_resume(struct mig *m, char *why, size_t len)
+{
+	return m->qemu ? qemu_hook_resume(m->req->vmm_sock, why, len) :
+			 vmmhook_resume(m->req->vmm_sock, why, len);
+}
+
+/*
+ * The paused VM's state blob: lt-vmm's vCPU state, or QEMU's migration
+ * of everything but its shared RAM. QEMU's own migration turns dirty
+ * logging on under the slots on its own terms: the trace ends first.
+ */
+static int vmm_save_state(struct mig *m, uint8_t **blob, size_t *len,
+			  char *why, size_t why_len)
+{
+	if (!m->qemu)
+		return vmmhook_save_state(m->req->vmm_sock, blob, len, why,
+					  why_len);
+	trace_stop(m);
+	return qemu_hook_save_devices(m->req->vmm_sock, blob, len, why,
+				      why_len);
+}
+
+static void teardown(struct mig *m)
+{
 	uint32_t i;
 	char why[256];
 
-	if (m->paused && vmmhook_resume(m->req->vmm_sock, why, sizeof(why)))
+	if (m->paused && vmm_resume(m, why, sizeof(why)))
 		fprintf(stderr, "loosetrace-agent: resuming the source VM failed: %s\n",
 			why);
-	if (m->tracing) {
-		if (!ipc_stats(&m->ipc, m->vm_id, &s)) {
-			m->st->trace_install_ns =
-				s.v[LOOSETRACE_STAT_TRACE_INSTALL_NS];
-			m->st->flush_ns_median =
-				s.v[LOOSETRACE_STAT_FLUSH_NS_MEDIAN];
-			m->st->flush_ns_max = s.v[LOOSETRACE_STAT_FLUSH_NS_MAX];
-			m->st->deadline_kicks =
-				s.v[LOOSETRACE_STAT_DEADLINE_KICKS];
-			m->st->sync_flushes = s.v[LOOSETRACE_STAT_SYNC_FLUSHES];
-			m->st->epochs = s.v[LOOSETRACE_STAT_EPOCHS];
-		}
-		ipc_trace_stop(&m->ipc, m->vm_id);
-	}
+	trace_stop(m);
 	if (m->vm_id)
 		ipc_detach(&m->ipc, m->vm_id);
 	if (m->ipc_open)
@@ -864,7 +1026,7 @@ static int switchover(struct mig *m)
 	 * have happened, and resuming a running VM does no harm.
 	 */
 	m->paused = 1;
-	err = vmmhook_pause(m->req->vmm_sock, why, sizeof(why));
+	err = vmm_pause(m, why, sizeof(why));
 	if (err)
 		return fail(m, err, "pausing the VM: %s", why);
 	t_round = now_ns();
@@ -877,8 +1039,7 @@ static int switchover(struct mig *m)
 	log_round(m, dirty, dirty * 1000000000ULL /
 		  ((t_round - m->t_last_harvest) ?: 1),
 		  m->conn.bytes_tx - tx0, now_ns() - t_round, 1);
-	err = vmmhook_save_state(m->req->vmm_sock, &blob, &len, why,
-				 sizeof(why));
+	err = vmm_save_state(m, &blob, &len, why, sizeof(why));
 	if (err)
 		return fail(m, err, "saving the VM's state: %s", why);
 	/*
@@ -952,8 +1113,7 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 	}
 	if (!err) {
 		impact_mark(&imp, CTL_IMPACT_BEFORE);
-		err = ipc_trace_start(&m.ipc, m.vm_id, req->mode,
-				      req->deadline_us);
+		err = trace_start(&m);
 		if (err)
 			err = ipc_fail(&m, err, "trace start");
 		else
