@@ -114,7 +114,10 @@ done
 selected() {
 	local want
 
-	[ -z "${VM_SUITES:-}" ] && return 0
+	if [ -z "${VM_SUITES:-}" ]; then
+		! is_optin_suite "$1"
+		return
+	fi
 	for want in ${VM_SUITES//,/ }; do
 		[ "$want" = "$1" ] || [ "$want" = "$1/$2" ] && return 0
 	done
@@ -149,6 +152,17 @@ else
 		fi
 	done
 fi
+# What a suite needs in the VM besides its programs (the qemu suite:
+# QEMU and its guest, 60 MiB): only when its programs are in, or when
+# VM_SUITES names it for a script.
+for suite in $(all_suites); do
+	[ -f "$TOP/selftests/$suite/initramfs.sh" ] || continue
+	if [ -d "$root/selftests/$suite" ] ||
+	   { [ -f "$root/script" ] && [ -n "${VM_SUITES:-}" ] &&
+	     selected "$suite" ""; }; then
+		. "$TOP/selftests/$suite/initramfs.sh"
+	fi
+done
 # A slow (debug) kernel: the init scales every program's timeout.
 scale=${VM_TIMEOUT_SCALE:-1}
 echo "$scale" > "$root/timeout.scale"
