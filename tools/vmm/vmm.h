@@ -77,6 +77,7 @@ struct vmm_vcpu_info {
 	uint64_t progress_exits;
 	bool booted;		/* reported LTG_PORT_BOOTED (fresh guests) */
 	bool exited;		/* its thread ended (error or stop) */
+	int tid;		/* its thread's id (0 until it runs) */
 };
 
 /* Lifecycle */

@@ -40,6 +40,7 @@ static const char *vm_state(struct ltvmm_ctl_ctx *c)
 
 void ltvmm_status_line(struct ltvmm_ctl_ctx *c, char *buf, size_t len)
 {
+	struct vmm_vcpu_info in;
 	struct ltg_vcpu_cfg wl;
 	struct vmm_layout l;
 	size_t off = 0;
@@ -65,6 +66,12 @@ void ltvmm_status_line(struct ltvmm_ctl_ctx *c, char *buf, size_t len)
 	for (i = 0; i < l.nr_vcpus; i++)
 		append(buf, len, &off, "%s%llu", i ? "," : "",
 		       (unsigned long long)vmm_writes(c->vm, i));
+	/* the vCPU threads, for per-vCPU cgroups (the agent's throttle) */
+	append(buf, len, &off, " vcpu_tids=");
+	for (i = 0; i < l.nr_vcpus; i++) {
+		vmm_vcpu_info(c->vm, i, &in);
+		append(buf, len, &off, "%s%d", i ? "," : "", in.tid);
+	}
 	append(buf, len, &off, " modes=");
 	for (i = 0; i < l.nr_vcpus; i++) {
 		vmm_get_workload(c->vm, i, &wl);

@@ -5,6 +5,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "vmm.h"
 
@@ -19,6 +20,7 @@ struct vmm_vcpu {
 	int stats_fd;		/* opened before the vCPU first runs */
 	struct kvm_run *run;
 	pthread_t thread;
+	pid_t tid;		/* the thread's id, once it runs (0 before) */
 	bool thread_started;
 	bool parked;		/* in the pause wait, out of KVM_RUN */
 	bool exited;		/* thread ended */

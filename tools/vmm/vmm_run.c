@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "vmm_internal.h"
@@ -111,6 +112,9 @@ void *vmm_vcpu_thread(void *arg)
 	struct vmm *vm = v->vm;
 	bool fatal = false;
 
+	pthread_mutex_lock(&vm->lock);
+	v->tid = syscall(SYS_gettid);
+	pthread_mutex_unlock(&vm->lock);
 	while (!fatal) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno != EINTR && errno != EAGAIN) {
@@ -383,6 +387,7 @@ int vmm_vcpu_info(struct vmm *vm, unsigned int vcpu,
 	info->progress_exits = v->progress_exits;
 	info->booted = v->booted;
 	info->exited = v->exited;
+	info->tid = v->tid;
 	pthread_mutex_unlock(&vm->lock);
 	return 0;
 }
