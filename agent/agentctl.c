@@ -32,7 +32,8 @@ const struct subcmd subcmds[] = {
 	{ "stats", cmd_stats, "--vm PID", "the module's counters for a VM" },
 	{ "migrate", cmd_migrate,
 	  "--vm PID --to HOST:PORT --vmm SOCKET [--mode loose|sync]\n"
-	  "                [--downtime-ms MS] [--max-rounds N] [--bandwidth-mbps N]",
+	  "                [--downtime-ms MS] [--max-rounds N] [--bandwidth-mbps N]\n"
+	  "                [--throttle off|auto] [--throttle-max PCT]",
 	  "live-migrate the VM's memory to the agent at HOST:PORT" },
 	{ "top", cmd_top, "--vm PID [--interval MS] [--count N]",
 	  "live guest impact per vCPU: exits, interrupts, write faults (root, BPF)" },

@@ -46,15 +46,16 @@ static void print_rounds(const struct ctl_migrate *m)
 	if (!opt_json) {
 		if (!m->nlog)
 			return;
-		printf("per_round:\n    round  dirty pages  dirty rate/s    MiB sent  time ms\n");
+		printf("per_round:\n"
+		       "    round  dirty pages  dirty rate/s    MiB sent  time ms  throttle%%\n");
 		for (i = 0; i < m->nlog; i++) {
 			r = &m->log[i];
 			snprintf(name, sizeof(name), "%u", i + 1);
-			printf("    %5s  %11llu  %12llu  %10.2f  %7u\n",
+			printf("    %5s  %11llu  %12llu  %10.2f  %7u  %9u\n",
 			       r->final ? "final" : name,
 			       (unsigned long long)r->dirty_pages,
 			       (unsigned long long)r->dirty_rate,
-			       r->bytes / 1048576.0, r->ms);
+			       r->bytes / 1048576.0, r->ms, r->throttle_pct);
 		}
 		return;
 	}
@@ -66,10 +67,78 @@ static void print_rounds(const struct ctl_migrate *m)
 		pr_u64("dirty_rate", r->dirty_rate);
 		pr_u64("bytes", r->bytes);
 		pr_u64("ms", r->ms);
+		pr_u64("throttle_pct", r->throttle_pct);
 		pr_bool("final", r->final);
 		pr_close();
 	}
 	pr_array_close();
+}
+
+static const char *rates_name(uint32_t rates)
+{
+	switch (rates) {
+	case CTL_THR_RATES_BPF:
+		return "write faults per vCPU (BPF)";
+	case CTL_THR_RATES_EVEN:
+		return "the harvest's dirty count split evenly (no BPF figures)";
+	default:
+		return "none";
+	}
+}
+
+/* How long and how hard each vCPU was throttled. */
+static void print_throttle(const struct ctl_migrate *m)
+{
+	const struct ctl_throttle_vcpu *t;
+	uint32_t i;
+
+	pr_open("throttle");
+	pr_str("mode", m->throttle_mode == CTL_THROTTLE_AUTO ? "auto" : "off");
+	if (m->throttle_mode != CTL_THROTTLE_AUTO) {
+		pr_close();
+		return;
+	}
+	pr_u64("max_pct", m->throttle_max_pct);
+	pr_bool("available", !m->throttle_error[0] || m->throttle_nvcpus);
+	if (m->throttle_error[0])
+		pr_str("error", m->throttle_error);
+	pr_str("dirty_rates", rates_name(m->throttle_rates));
+	pr_bool("released", m->throttle_released);
+	if (!opt_json) {
+		pr_close();
+		if (!m->throttle_nvcpus)
+			return;
+		printf("    vcpu      tid  throttled ms  max%%  mean%%  steps");
+		printf("  cpu ms  cfs held ms  periods\n");
+		for (i = 0; i < m->throttle_nvcpus; i++) {
+			t = &m->throttle[i];
+			printf("    %4u  %7u  %12llu  %4u  %5u  %5u  %6llu  %11llu  %7llu\n",
+			       t->vcpu_id, t->tid,
+			       (unsigned long long)t->throttled_ms, t->max_pct,
+			       t->mean_pct, t->steps,
+			       (unsigned long long)t->cpu_ms,
+			       (unsigned long long)t->cfs_throttled_ms,
+			       (unsigned long long)t->cfs_periods);
+		}
+		return;
+	}
+	pr_array_open("vcpus");
+	for (i = 0; i < m->throttle_nvcpus; i++) {
+		t = &m->throttle[i];
+		pr_open(NULL);
+		pr_u64("vcpu", t->vcpu_id);
+		pr_u64("tid", t->tid);
+		pr_u64("throttled_ms", t->throttled_ms);
+		pr_u64("max_pct", t->max_pct);
+		pr_u64("mean_pct", t->mean_pct);
+		pr_u64("steps", t->steps);
+		pr_u64("cpu_ms", t->cpu_ms);
+		pr_u64("cfs_throttled_ms", t->cfs_throttled_ms);
+		pr_u64("cfs_periods", t->cfs_periods);
+		pr_close();
+	}
+	pr_array_close();
+	pr_close();
 }
 
 static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
@@ -122,6 +191,7 @@ static void summary(const struct ctl_reply *rep, const struct ctl_req *req,
 	if (m->dest_message[0])
 		pr_str("destination", m->dest_message);
 	print_rounds(m);
+	print_throttle(m);
 	impact_print_migrate(m);
 	pr_close();
 }
@@ -139,6 +209,8 @@ int cmd_migrate(int argc, char **argv)
 		{ "bandwidth-mbps", required_argument, NULL, 'b' },
 		{ "deadline-us", required_argument, NULL, 'D' },
 		{ "no-reconcile", no_argument, NULL, 'N' },
+		{ "throttle", required_argument, NULL, 'T' },
+		{ "throttle-max", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct subcmd *c = subcmd_find("migrate");
@@ -147,7 +219,7 @@ int cmd_migrate(int argc, char **argv)
 	int o, rc, tty;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "v:t:c:q:m:d:r:b:D:N", opts,
+	while ((o = getopt_long(argc, argv, "v:t:c:q:m:d:r:b:D:NT:X:", opts,
 				NULL)) != -1) {
 		switch (o) {
 		case 'v':
@@ -186,6 +258,23 @@ int cmd_migrate(int argc, char **argv)
 		case 'N':
 			req.flags |= CTL_MIG_NO_RECONCILE;
 			rc = 0;
+			break;
+		case 'T':
+			rc = 0;
+			if (!strcmp(optarg, "auto"))
+				req.throttle = CTL_THROTTLE_AUTO;
+			else if (!strcmp(optarg, "off"))
+				req.throttle = CTL_THROTTLE_OFF;
+			else
+				return usage_error(c, "--throttle takes off or auto");
+			break;
+		case 'X':
+			rc = parse_u32("--throttle-max", optarg,
+				       &req.throttle_max_pct);
+			if (!rc && (req.throttle_max_pct < 1 ||
+				    req.throttle_max_pct > 99))
+				return usage_error(c,
+						   "--throttle-max takes a percentage from 1 to 99");
 			break;
 		default:
 			return usage_error(c, "unknown option");

@@ -14,7 +14,7 @@
 #include "ipc.h"
 
 #define CTL_MAGIC		0x4c544331U	/* "1CTL" */
-#define CTL_VERSION		2
+#define CTL_VERSION		3
 #define CTL_SOCKET_PATH		"/run/loosetrace/agent.sock"
 #define CTL_TARGET_LEN		128
 #define CTL_PATH_LEN		108
@@ -55,6 +55,21 @@ struct ctl_req {
 	uint32_t bandwidth_mbps;	/* migrate: assumed link speed, 0 measured */
 	char target[CTL_TARGET_LEN];	/* migrate: HOST:PORT */
 	char vmm_sock[CTL_PATH_LEN];	/* migrate: the VMM's control socket */
+	uint32_t throttle;		/* migrate: enum ctl_throttle_mode */
+	uint32_t throttle_max_pct;	/* migrate: 0 for the default */
+};
+
+/* The pre-copy throttle (agent/converge.h). */
+enum ctl_throttle_mode {
+	CTL_THROTTLE_OFF,
+	CTL_THROTTLE_AUTO,
+};
+
+/* Where the throttle's per-vCPU dirty rates came from. */
+enum ctl_throttle_rates {
+	CTL_THR_RATES_NONE,
+	CTL_THR_RATES_BPF,		/* write faults per vCPU (BPF) */
+	CTL_THR_RATES_EVEN,		/* the harvest's count split evenly */
 };
 
 /* What the daemon knows about one VM it has attached. */
@@ -108,6 +123,8 @@ struct ctl_round {
 	uint64_t bytes;			/* on the wire */
 	uint32_t ms;			/* harvest to the destination's ack */
 	uint32_t final;			/* the round with the VM paused */
+	uint32_t throttle_pct;		/* the most any vCPU was throttled */
+	uint32_t pad;
 };
 
 /*
@@ -142,6 +159,20 @@ struct ctl_impact_vcpu {
 	uint32_t vcpu_id;
 	uint32_t tid;
 	struct ctl_impact_win w[CTL_IMPACT_WINDOWS];
+};
+
+/* How long and how hard one vCPU was throttled. */
+struct ctl_throttle_vcpu {
+	uint32_t vcpu_id;
+	uint32_t tid;
+	uint32_t max_pct;		/* the most CPU time taken away */
+	uint32_t mean_pct;		/* over throttled_ms */
+	uint32_t steps;			/* quota changes */
+	uint32_t pad;
+	uint64_t throttled_ms;		/* first throttle to release */
+	uint64_t cpu_ms;		/* CPU time it used while throttled */
+	uint64_t cfs_throttled_ms;	/* cpu.stat: time CFS held it back */
+	uint64_t cfs_periods;		/* cpu.stat: periods held back */
 };
 
 /* Progress of a migration and, in the final reply, its summary. */
@@ -191,6 +222,15 @@ struct ctl_migrate {
 	uint64_t impact_ns[CTL_IMPACT_WINDOWS];	/* each window's length */
 	char impact_error[CTL_REASON_LEN];	/* why there are no figures */
 	struct ctl_impact_vcpu impact[CTL_IMPACT_VCPUS];
+	/* the pre-copy throttle (converge.h) */
+	uint32_t throttle_mode;		/* enum ctl_throttle_mode */
+	uint32_t throttle_max_pct;
+	uint32_t throttle_rates;	/* enum ctl_throttle_rates */
+	uint32_t throttle_nvcpus;	/* entries in throttle[] */
+	uint32_t throttle_released;	/* every throttle undone */
+	uint32_t throttle_pad;
+	char throttle_error[CTL_REASON_LEN];	/* why it could not act */
+	struct ctl_throttle_vcpu throttle[CTL_IMPACT_VCPUS];
 };
 
 enum ctl_reply_kind {

@@ -26,6 +26,7 @@
 #include <sys/un.h>
 
 #include "bitmap.h"
+#include "cgthrottle.h"
 #include "ctl.h"
 #include "dest.h"
 #include "ipc.h"
@@ -652,6 +653,8 @@ static void print_usage(FILE *f)
 	fprintf(f, "  -t, --peer-timeout MS     give up on a silent peer after MS (default %d)\n",
 		DEFAULT_PEER_TIMEOUT);
 	fprintf(f, "  -v, --verbose             log every pre-copy round\n");
+	fprintf(f, "      --release-throttles   undo every vCPU throttle a dead agent left\n");
+	fprintf(f, "                            (loosetrace.* cgroups), then exit\n");
 	fprintf(f, "  -h, --help\n");
 }
 
@@ -692,13 +695,17 @@ int main(int argc, char **argv)
 		{ "incoming-qmp", required_argument, NULL, 'Q' },
 		{ "peer-timeout", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "release-throttles", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct pollfd pfd[2];
-	int c, fd;
+	int c, fd, sweep = 0;
 
+	/* the throttle's guard (cgthrottle.h), started by an agent */
+	if (argc == 2 && !strcmp(argv[1], CGT_GUARD_ARG))
+		return cgt_guard_main();
 	while ((c = getopt_long(argc, argv, "p:l:s:i:Q:t:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -721,6 +728,9 @@ int main(int argc, char **argv)
 		case 'v':
 			g.verbose = 1;
 			break;
+		case 'R':
+			sweep = 1;
+			break;
 		case 'h':
 			print_usage(stdout);
 			return 0;
@@ -737,6 +747,14 @@ int main(int argc, char **argv)
 	if (geteuid() != 0) {
 		logmsg("must run as root (it borrows VM file descriptors and needs CAP_NET_ADMIN)");
 		return 4;
+	}
+	if (sweep) {
+		c = cgt_sweep(stderr);
+		if (c < 0 && c != -ENOENT) {
+			logmsg("releasing throttles: %s", strerror(-c));
+			return 1;
+		}
+		return 0;
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

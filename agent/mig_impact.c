@@ -136,3 +136,10 @@ void impact_stop(struct mig_impact *im, int runs_on)
 	free(im->last);
 	im->last = NULL;
 }
+
+int impact_sample(struct mig_impact *im, struct gi_snap *s)
+{
+	if (!im || !im->gi)
+		return -ENODATA;
+	return gi_snapshot(im->gi, s);
+}

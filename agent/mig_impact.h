@@ -39,5 +39,10 @@ void impact_mark(struct mig_impact *im, int w);
  * window of IMPACT_AFTER_MS. Frees everything.
  */
 void impact_stop(struct mig_impact *im, int runs_on);
+/*
+ * The counters of every vCPU thread now (the throttle's per-vCPU dirty
+ * rates); -ENODATA where there are no figures.
+ */
+int impact_sample(struct mig_impact *im, struct gi_snap *s);
 
 #endif /* LT_AGENT_MIG_IMPACT_H */

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "bitmap.h"
+#include "converge.h"
 #include "guestmem.h"
 #include "mig_impact.h"
 #include "precopy.h"
@@ -82,6 +83,10 @@ struct mig {
 	uint64_t t_start;
 	uint64_t t_last_harvest;	/* of the last pre-copy round */
 	uint64_t frames;
+	/* --bandwidth-mbps: a token bucket that the sender keeps to */
+	uint64_t pace_t, pace_tx;
+	double pace_tokens;
+	struct converge *cv;	/* the pre-copy throttle, or NULL */
 	struct ctl_migrate *st;
 	char *why;
 	size_t why_len;
@@ -234,6 +239,41 @@ static int check_alive(struct mig *m)
 	return 0;
 }
 
+/*
+ * With --bandwidth-mbps the link is that fast and no faster, as QEMU's
+ * max-bandwidth makes it: after each frame the sender waits until the
+ * bytes sent fit the rate, with a burst of one full PAGES frame.
+ */
+static void pace(struct mig *m)
+{
+	double rate = m->req->bandwidth_mbps * 125000.0, burst, t;
+	uint64_t now;
+	struct timespec ts;
+
+	if (!m->req->bandwidth_mbps)
+		return;
+	burst = WIRE_MAX_PAGES * WIRE_PAGE_SIZE;
+	now = now_ns();
+	if (!m->pace_t) {
+		m->pace_t = now;
+		m->pace_tx = m->conn.bytes_tx;
+		m->pace_tokens = burst;
+	}
+	m->pace_tokens += rate * (now - m->pace_t) / 1e9;
+	if (m->pace_tokens > burst)
+		m->pace_tokens = burst;
+	m->pace_tokens -= m->conn.bytes_tx - m->pace_tx;
+	m->pace_t = now;
+	m->pace_tx = m->conn.bytes_tx;
+	if (m->pace_tokens >= 0)
+		return;
+	t = -m->pace_tokens / rate;
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 static int send_frame(struct mig *m, uint8_t type, uint16_t flags,
 		      const void *head, uint32_t head_len,
 		      const void *tail, uint32_t tail_len)
@@ -246,6 +286,8 @@ static int send_frame(struct mig *m, uint8_t type, uint16_t flags,
 			return err;
 	}
 	err = wire_send(&m->conn, type, flags, head, head_len, tail, tail_len);
+	if (!err)
+		pace(m);
 	if (err == -ECONNRESET || err == -EPIPE)
 		return fail(m, err, "connection to the destination lost");
 	if (err)
@@ -873,6 +915,8 @@ static void teardown(struct mig *m)
 	uint32_t i;
 	char why[256];
 
+	/* the guest runs on unthrottled, here or on the destination */
+	converge_release(m->cv);
 	if (m->paused && vmm_resume(m, why, sizeof(why)))
 		fprintf(stderr, "loosetrace-agent: resuming the source VM failed: %s\n",
 			why);
@@ -914,6 +958,25 @@ static void log_round(struct mig *m, int64_t dirty, uint64_t rate,
 	r->final = final;
 }
 
+/*
+ * The dirty set stopped shrinking above the downtime target: switching
+ * over would stop the guest for far longer than asked. The migration
+ * fails instead, the source running on, and says by how much.
+ */
+static int cannot_converge(struct mig *m, const struct precopy_state *ps,
+			   const struct precopy_policy *p, uint64_t dirty,
+			   uint64_t prev)
+{
+	char why[CTL_REASON_LEN];
+
+	converge_why(m->cv, m->req, why, sizeof(why));
+	return fail(m, -EAGAIN,
+		    "cannot converge within %u ms: the guest dirtied %llu pages while the previous %llu were sent (%.1f MB/s, link %.1f MB/s), a final round would take ~%llu ms; %s",
+		    p->downtime_ms, (unsigned long long)dirty,
+		    (unsigned long long)prev, ps->dirty_rate * 4096 / 1e6,
+		    ps->rate_bps / 1e6, (unsigned long long)ps->final_ms, why);
+}
+
 static int precopy(struct mig *m)
 {
 	struct precopy_policy p = {
@@ -926,7 +989,7 @@ static int precopy(struct mig *m)
 	struct precopy_state ps = { 0 };
 	struct precopy_round r;
 	enum precopy_verdict v;
-	uint64_t t0, t_prev = 0, tx0;
+	uint64_t t0, t_prev = 0, tx0, prev_dirty = 0;
 	uint32_t round;
 	int64_t dirty;
 
@@ -959,12 +1022,17 @@ static int precopy(struct mig *m)
 		m->st->eta_ms = ps.rate_bps ? (uint64_t)((double)ps.dirty_rate *
 			r.send_ns / 1e9 * WIRE_PAGE_SIZE * 1000 / ps.rate_bps) : 0;
 		log_round(m, dirty, ps.dirty_rate, r.bytes, r.send_ns, 0);
+		v = converge_round(m->cv, &ps, &r, v);
 		report(m);
 		if (v != PRECOPY_CONTINUE) {
 			precopy_reason(&ps, &p, v, m->st->stop_reason,
 				       sizeof(m->st->stop_reason));
+			if (v == PRECOPY_STALLED)
+				return cannot_converge(m, &ps, &p, dirty,
+						       prev_dirty);
 			return 0;
 		}
+		prev_dirty = dirty;
 	}
 }
 
@@ -1020,6 +1088,11 @@ static int switchover(struct mig *m)
 	int err;
 
 	m->st->phase = MIG_SWITCHOVER;
+	/*
+	 * Unthrottled just before the pause: a vCPU held back by CFS would
+	 * answer it only in its next period. Teardown removes the cgroups.
+	 */
+	converge_unthrottle(m->cv);
 	t_pause = now_ns();
 	/*
 	 * Counted as paused before asking: a pause that timed out may still
@@ -1106,6 +1179,8 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 	if (!err)
 		impact_start(&imp, req->vm_pid, out);
 	if (!err)
+		m.cv = converge_new(req, &imp, out);
+	if (!err)
 		err = peer_connect(&m);
 	if (!err) {
 		m.conn.timeout_ms = peer_timeout_ms;
@@ -1132,6 +1207,7 @@ int source_migrate(const struct ctl_req *req, int peer_timeout_ms,
 		wire_send_error(&m.conn, err, "%s", why);
 	}
 	teardown(&m);
+	converge_free(m.cv);
 	impact_stop(&imp, err && !out->source_left_paused);
 	report(&m);
 	return err;

@@ -103,7 +103,7 @@ static int kv(const char *line, const char *key, char *out, size_t len)
 int vmmhook_status(const char *sock, struct vmmhook_status *st, char *why,
 		   size_t why_len)
 {
-	char reply[4096], v[256];
+	char reply[4096], v[256], tv[VMMHOOK_MAX_VCPUS * 12];
 	int err;
 
 	memset(st, 0, sizeof(*st));
@@ -125,6 +125,18 @@ int vmmhook_status(const char *sock, struct vmmhook_status *st, char *why,
 		st->vm_fd = atoi(v);
 	kv(reply, "mem_path", st->mem_path, sizeof(st->mem_path));
 	kv(reply, "state", st->state, sizeof(st->state));
+	if (!kv(reply, "vcpu_tids", tv, sizeof(tv))) {
+		char *p = tv, *end;
+		long t;
+
+		while (*p && st->ntids < VMMHOOK_MAX_VCPUS) {
+			t = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			st->tids[st->ntids++] = t;
+			p = *end == ',' ? end + 1 : end;
+		}
+	}
 	return 0;
 }
 

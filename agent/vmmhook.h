@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define VMMHOOK_MAX_VCPUS	64
+
 struct vmmhook_status {
 	pid_t pid;
 	int vm_fd;			/* VM fd number in the VMM */
@@ -19,6 +21,9 @@ struct vmmhook_status {
 	uint64_t mem_bytes;
 	char mem_path[256];
 	char state[32];			/* running, paused, incoming, ... */
+	/* each vCPU's thread, where the VMM says (lt-vmm's vcpu_tids) */
+	unsigned int ntids;
+	pid_t tids[VMMHOOK_MAX_VCPUS];
 };
 
 int vmmhook_status(const char *sock, struct vmmhook_status *st,

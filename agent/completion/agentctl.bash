@@ -27,8 +27,9 @@ _agentctl()
 	case $prev in
 	--vm) COMPREPLY=($(compgen -W "$(_agentctl_vmm_pids)" -- "$cur")); return ;;
 	--mode) COMPREPLY=($(compgen -W "loose sync" -- "$cur")); return ;;
+	--throttle) COMPREPLY=($(compgen -W "off auto" -- "$cur")); return ;;
 	--vmm|--qmp|-s) _filedir; return ;;
-	--to|--downtime-ms|--max-rounds|--bandwidth-mbps|--deadline-us) return ;;
+	--to|--downtime-ms|--max-rounds|--bandwidth-mbps|--deadline-us|--throttle-max) return ;;
 	--interval|--count) return ;;
 	esac
 
@@ -44,7 +45,7 @@ _agentctl()
 	attach|detach|harvest|stats)
 		COMPREPLY=($(compgen -W "--vm" -- "$cur")) ;;
 	migrate)
-		COMPREPLY=($(compgen -W "--vm --to --vmm --mode --downtime-ms --max-rounds --bandwidth-mbps --deadline-us --no-reconcile" -- "$cur")) ;;
+		COMPREPLY=($(compgen -W "--vm --to --vmm --mode --downtime-ms --max-rounds --bandwidth-mbps --deadline-us --no-reconcile --throttle --throttle-max" -- "$cur")) ;;
 	check)
 		COMPREPLY=($(compgen -W "--vm --qmp" -- "$cur")) ;;
 	top)

@@ -349,6 +349,9 @@ TEST_F_TIMEOUT(fault, destination_lost_after_resume, 120)
 	busy_migration(_metadata, b, &bg);
 	/* its VMM answers nothing more: the restore at RESUME hangs */
 	ASSERT_EQ(0, kill(b->dst.vmm, SIGSTOP));
+	/* a guest that converges, so that pre-copy reaches the switchover */
+	ASSERT_EQ(0, vmm_cmd(b->src.vmm_sock, "mode all " WL_CONVERGING, reply,
+			     sizeof(reply)));
 	ASSERT_EQ(0, wait_log(b->dst.log, "RESUME: restoring", 60000));
 	side_kill(&b->dst.agent, SIGKILL);
 	ASSERT_EQ(0, bg_wait(&bg, &r));
@@ -368,6 +371,7 @@ TEST_F_TIMEOUT(fault, source_agent_stopped_mid_migration, 180)
 {
 	struct bed *b = &self->b;
 	struct mig_result r;
+	char reply[4096];
 	struct bg bg;
 	int status, i;
 
@@ -388,8 +392,11 @@ TEST_F_TIMEOUT(fault, source_agent_stopped_mid_migration, 180)
 	ASSERT_TRUE(nothing_attached(b));
 	/*
 	 * And the destination took nothing for good: a retry works, once it
-	 * has drained what the aborted stream had in flight ("busy" until).
+	 * has drained what the aborted stream had in flight ("busy" until),
+	 * of a guest that converges (the busy one cannot).
 	 */
+	ASSERT_EQ(0, vmm_cmd(b->src.vmm_sock, "mode all " WL_CONVERGING, reply,
+			     sizeof(reply)));
 	for (i = 0; i < 2 * PEER_TIMEOUT_MS / 1000; i++) {
 		migrate(b, "loose", &r, NULL);
 		if (!r.rc || !strstr(r.err, "busy"))

@@ -22,8 +22,9 @@
 /*
  * One it does not converge on: uniform random writes, each round dirties
  * most of memory again, so pre-copy runs several full rounds before it
- * sees the dirty set stop shrinking. A fault aimed at a running
- * migration hits it whatever the speed of the machine.
+ * sees the dirty set stop shrinking (and fails: it cannot converge). A
+ * fault aimed at a running migration hits it whatever the speed of the
+ * machine.
  */
 #define WL_BUSY		"random delay=20000"
 
