@@ -528,6 +528,7 @@ static int lt_harvest_sync_layout(struct lt_vm *vm,
 	}
 
 	for (as = 0; as < lt_nr_address_spaces(kvm); as++) {
+rescan:
 		kvm_for_each_memslot(ms, bkt, __kvm_memslots(kvm, as)) {
 			if (!lt_slot_traceable(ms) ||
 			    lt_trace_find_slot(vm, (as << 16) | ms->id))
@@ -554,6 +555,12 @@ static int lt_harvest_sync_layout(struct lt_vm *vm,
 			lt_notify_layout(vm, LOOSETRACE_LAYOUT_SLOT_ADOPTED,
 					 &vm->slots[vm->nr_slots - 1],
 					 lt_memslot_gen(kvm));
+			/*
+			 * The flags change replaced @ms in both memslot sets
+			 * and freed it: the walk cannot go on from it. Start
+			 * over; the adopted slot is skipped now.
+			 */
+			goto rescan;
 		}
 	}
 	vm->memslot_gen = lt_memslot_gen(kvm);
