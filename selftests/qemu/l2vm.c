@@ -85,6 +85,8 @@ int l2vm_start(struct l2vm *vm, const struct l2vm_cfg *cfg)
 	const char *argv[64];
 	int argc = 0, fd;
 
+	/* A QEMU that died shows as EPIPE on its sockets, not as a kill. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(vm, 0, sizeof(*vm));
 	vm->ctl_fd = -1;
 	vm->qmp.fd = -1;
@@ -111,7 +113,7 @@ int l2vm_start(struct l2vm *vm, const struct l2vm_cfg *cfg)
 		 vm->ctl_path);
 	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", vm->qmp_path);
 	snprintf(append, sizeof(append),
-		 "console=ttyS0 panic=-1 loglevel=4 rdinit=/init ltq.mem=%u",
+		 "console=ttyS0 panic=-1 loglevel=4 nokaslr rdinit=/init ltq.mem=%u",
 		 cfg->buf_mib);
 
 	argv[argc++] = L2_QEMU;
@@ -257,16 +259,76 @@ static void dump_tail(const char *what, const char *path, int lines)
 	fclose(f);
 }
 
+/*
+ * The guest runs this kernel's own image without KASLR: its RIP, moved
+ * to where this kernel's text starts, names the function in kallsyms.
+ */
+static void rip_symbol(const char *regs)
+{
+	unsigned long long rip, text = 0, a, best = 0;
+	char line[256], name[128], best_name[128] = "?", type;
+	const char *p = strstr(regs, "RIP=");
+	FILE *f;
+
+	if (!p || sscanf(p, "RIP=%llx", &rip) != 1 || rip < 0xffffffff81000000ULL)
+		return;
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 &&
+		    !strcmp(name, "_text")) {
+			text = a;
+			break;
+		}
+	rip = rip - 0xffffffff81000000ULL + text;
+	rewind(f);
+	while (text && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 &&
+		    (type == 't' || type == 'T') && a <= rip && a > best) {
+			best = a;
+			snprintf(best_name, sizeof(best_name), "%s", name);
+		}
+	fclose(f);
+	if (best)
+		printf("# RIP is %s+%#llx\n", best_name, rip - best);
+}
+
+/* Where the vCPU is (HMP's info registers): a hung guest's RIP. */
+static void dump_regs(struct l2vm *vm)
+{
+	const char *text, *end;
+	json_object *r;
+	int lines = 0;
+
+	if (vm->qmp.fd < 0)
+		return;
+	r = qmp_cmd(&vm->qmp, 5000, "human-monitor-command",
+		    "{\"command-line\": \"info registers\"}");
+	if (!r)
+		return;
+	text = json_object_get_string(r);
+	printf("# --- vCPU registers ---\n");
+	rip_symbol(text);
+	while (text && *text && lines++ < 8) {
+		end = strchrnul(text, '\n');
+		printf("# %.*s\n", (int)(end - text), text);
+		text = *end ? end + 1 : end;
+	}
+	json_object_put(r);
+}
+
 void l2vm_dump(struct l2vm *vm)
 {
 	char path[128];
 
 	if (!vm->dir[0])
 		return;
+	dump_regs(vm);
 	snprintf(path, sizeof(path), "%s/qemu.log", vm->dir);
 	dump_tail("QEMU output", path, 20);
 	snprintf(path, sizeof(path), "%s/console.log", vm->dir);
-	dump_tail("guest console", path, 30);
+	dump_tail("guest console", path, 120);
 	fflush(stdout);
 }
 

@@ -12,7 +12,11 @@
  * mixed up a page fails.
  *
  * Control is a line protocol on a serial port (port I/O: QEMU never
- * writes guest RAM for it, unlike a virtio channel's DMA):
+ * writes guest RAM for it, unlike a virtio channel's DMA). lt-qguest
+ * drives the UART itself, polled, with its interrupts off, instead of
+ * reading the kernel's ttyS1: under KVM nested in QEMU's emulator an
+ * edge of the UART's ISA interrupt is now and then lost, and a tty
+ * waiting for it never wakes (the guest looked hung at boot).
  *   "<cmd> <seq>"  ->  "ok <seq> ..." or "err <seq> <reason>"
  * with cmd one of
  *   stats   writes=W parked=P pages=N
@@ -31,11 +35,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
+#include <sys/io.h>
 #include <sys/mman.h>
 
 #include "guest_abi.h"
+
+/* 16550 registers, offsets from the port's base */
+#define UART_RBR	0	/* receive buffer (read) */
+#define UART_THR	0	/* transmit holding (write) */
+#define UART_IER	1
+#define UART_FCR	2
+#define UART_LCR	3
+#define UART_MCR	4
+#define UART_LSR	5
+#define UART_LSR_DR	0x01	/* a byte was received */
+#define UART_LSR_THRE	0x20	/* room to transmit */
+#define UART_POLL_US	2000	/* between two looks for a received byte */
 
 #define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define WRITE_ONCE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
@@ -146,29 +162,53 @@ static void verify(char *out, size_t len)
 		 (unsigned long long)READ_ONCE(g.writes));
 }
 
-static void reply(int fd, const char *fmt, ...)
+static void uart_putc(unsigned int port, char c)
+{
+	while (!(inb(port + UART_LSR) & UART_LSR_THRE))
+		;
+	outb(c, port + UART_THR);
+}
+
+static char uart_getc(unsigned int port)
+{
+	while (!(inb(port + UART_LSR) & UART_LSR_DR))
+		usleep(UART_POLL_US);
+	return inb(port + UART_RBR);
+}
+
+/* Polled, interrupts off, 8N1, FIFOs on and emptied. */
+static int uart_open(unsigned int port)
+{
+	if (ioperm(port, 8, 1)) {
+		fprintf(stderr, "lt-qguest: ioperm 0x%x: %s\n", port,
+			strerror(errno));
+		return -1;
+	}
+	outb(0, port + UART_IER);
+	outb(0x03, port + UART_LCR);
+	outb(0x07, port + UART_FCR);
+	outb(0x03, port + UART_MCR);
+	while (inb(port + UART_LSR) & UART_LSR_DR)
+		inb(port + UART_RBR);
+	return 0;
+}
+
+static void reply(unsigned int port, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
-	size_t n, off = 0;
-	ssize_t w;
+	size_t i, n;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
 	va_end(ap);
 	n = strlen(buf);
 	buf[n++] = '\n';
-	while (off < n) {
-		w = write(fd, buf + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		off += w;
-	}
+	for (i = 0; i < n; i++)
+		uart_putc(port, buf[i]);
 }
 
-static void command(int fd, char *line)
+static void command(unsigned int port, char *line)
 {
 	char cmd[32], verdict[400];
 	unsigned long seq;
@@ -177,75 +217,54 @@ static void command(int fd, char *line)
 	if (sscanf(line, "%31s %lu", cmd, &seq) != 2)
 		return;		/* noise on the line: no seq to answer */
 	if (!strcmp(cmd, "stats")) {
-		reply(fd, "ok %lu writes=%llu parked=%d pages=%llu", seq,
+		reply(port, "ok %lu writes=%llu parked=%d pages=%llu", seq,
 		      (unsigned long long)READ_ONCE(g.writes),
 		      READ_ONCE(g.parked), (unsigned long long)g.npages);
 	} else if (!strcmp(cmd, "park")) {
 		park();
-		reply(fd, "ok %lu parked writes=%llu", seq,
+		reply(port, "ok %lu parked writes=%llu", seq,
 		      (unsigned long long)READ_ONCE(g.writes));
 	} else if (!strcmp(cmd, "run")) {
 		unpark();
-		reply(fd, "ok %lu running", seq);
+		reply(port, "ok %lu running", seq);
 	} else if (!strcmp(cmd, "verify")) {
 		ran = !READ_ONCE(g.park_req);
 		park();
 		verify(verdict, sizeof(verdict));
 		if (ran)
 			unpark();
-		reply(fd, "ok %lu %s", seq, verdict);
+		reply(port, "ok %lu %s", seq, verdict);
 	} else {
-		reply(fd, "err %lu unknown command %s", seq, cmd);
+		reply(port, "err %lu unknown command %s", seq, cmd);
 	}
-}
-
-static int open_ctl(const char *path)
-{
-	struct termios t;
-	int fd = open(path, O_RDWR | O_NOCTTY);
-
-	if (fd < 0) {
-		fprintf(stderr, "lt-qguest: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	/* Raw bytes: no echo, no line editing, no CR/LF translation. */
-	if (!tcgetattr(fd, &t)) {
-		cfmakeraw(&t);
-		t.c_cc[VMIN] = 1;
-		t.c_cc[VTIME] = 0;
-		tcsetattr(fd, TCSANOW, &t);
-	}
-	tcflush(fd, TCIFLUSH);
-	return fd;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: lt-qguest --mem MIB --ctl TTY [--delay-us US]\n");
+	fprintf(stderr, "usage: lt-qguest --mem MIB --ctl-io PORT [--delay-us US]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *ctl = NULL;
-	unsigned long mib = 0;
+	unsigned long mib = 0, port = 0;
 	char line[256];
 	size_t len = 0;
 	pthread_t th;
-	int i, fd;
+	int i;
 	char c;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--mem"))
 			mib = strtoul(argv[i + 1], NULL, 0);
-		else if (!strcmp(argv[i], "--ctl"))
-			ctl = argv[i + 1];
+		else if (!strcmp(argv[i], "--ctl-io"))
+			port = strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--delay-us"))
 			g.delay_us = strtoul(argv[i + 1], NULL, 0);
 		else
 			usage();
 	}
-	if (i != argc || !mib || !ctl)
+	if (i != argc || !mib || !port || port > 0xfff8)
 		usage();
 
 	g.npages = (mib << 20) / LTG_PAGE_SIZE;
@@ -269,22 +288,14 @@ int main(int argc, char **argv)
 	       (unsigned long long)g.npages);
 	fflush(stdout);
 
-	fd = open_ctl(ctl);
-	if (fd < 0)
+	if (uart_open(port))
 		return 1;
 	for (;;) {
-		ssize_t n = read(fd, &c, 1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			fprintf(stderr, "lt-qguest: %s closed\n", ctl);
-			return 1;
-		}
+		c = uart_getc(port);
 		if (c == '\n' || c == '\r') {
 			line[len] = '\0';
 			if (len)
-				command(fd, line);
+				command(port, line);
 			len = 0;
 		} else if (len < sizeof(line) - 1) {
 			line[len++] = c;
