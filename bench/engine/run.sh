@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: builds the trace engine benchmark, boots the test VM on
-# every installed kernel (or KVERS="<release> ...") with kvm-amd and
-# loosetrace.ko loaded, runs it there and prints its table.
+# `make bench`: builds the trace engine benchmark and the convergence
+# benchmark (bench_converge.c), boots the test VM on every installed
+# kernel (or KVERS="<release> ...") with kvm-amd and loosetrace.ko
+# loaded, runs them there and prints their tables.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,7 +17,7 @@ kvers=${KVERS:-$(cd /lib/modules && for d in */build; do echo "${d%/build}"; don
 script=$(mktemp "${TMPDIR:-/tmp}/lt-bench.XXXXXX")
 trap 'rm -f "$script"' EXIT
 cat > "$script" <<'SCRIPT'
-lt-bench-engine
+lt-bench-engine && lt-bench-converge
 SCRIPT
 
 status=0
