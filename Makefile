@@ -9,6 +9,7 @@
 #   make bench-codec     compacted-bitmap codec benchmark (a table)
 #   make bench           trace engine benchmark in the test VM (a table)
 #   make demo            the demo migration inside the test VM
+#   make demo-qemu       the same for a Linux guest of an unmodified QEMU
 #   make install         module, agent, man pages, completion, unit
 #   make style           checkpatch --strict on every C source
 #
@@ -25,7 +26,7 @@ KSRC_FILES := Kbuild kmod lib uapi
 export KVERS BUILD
 
 .PHONY: all module agent tools selftests check check-debug bench-codec \
-	bench demo install style clean
+	bench demo demo-qemu install style clean
 
 all: module agent tools selftests
 
@@ -72,6 +73,9 @@ bench: all
 
 demo: all
 	tools/demo.sh
+
+demo-qemu: all
+	tools/demo-qemu.sh
 
 install: module
 	$(MAKE) -C agent BUILD=$(BUILD)/agent install

@@ -78,6 +78,9 @@ static int ctl_connect(struct l2vm *vm, int timeout_ms)
 	return -1;
 }
 
+/* How often l2vm_wait_ready() looks at a booting guest's console. */
+#define L2VM_BOOT_POLL_S	5
+
 int l2vm_start(struct l2vm *vm, const struct l2vm_cfg *cfg)
 {
 	char mem[32], machine[64], backend[256], con[128], ctl[160], qmp[160];
@@ -113,7 +116,7 @@ int l2vm_start(struct l2vm *vm, const struct l2vm_cfg *cfg)
 		 vm->ctl_path);
 	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", vm->qmp_path);
 	snprintf(append, sizeof(append),
-		 "console=ttyS0 panic=-1 loglevel=4 nokaslr rdinit=/init ltq.mem=%u",
+		 "console=ttyS0 8250.nr_uarts=1 panic=-1 loglevel=4 nokaslr rdinit=/init ltq.mem=%u",
 		 cfg->buf_mib);
 
 	argv[argc++] = L2_QEMU;
@@ -195,7 +198,8 @@ int l2vm_start(struct l2vm *vm, const struct l2vm_cfg *cfg)
 		snprintf(vm->err, sizeof(vm->err), "QMP: %.200s", vm->qmp.err);
 		return -1;
 	}
-	return ctl_connect(vm, QMP_TIMEOUT_MS);
+	/* a booting guest's control port stays unconnected: l2vm_wait_ready */
+	return cfg->incoming ? ctl_connect(vm, QMP_TIMEOUT_MS) : 0;
 }
 
 static void rm_dir(const char *dir)
@@ -260,17 +264,17 @@ static void dump_tail(const char *what, const char *path, int lines)
 }
 
 /*
- * The guest runs this kernel's own image without KASLR: its RIP, moved
- * to where this kernel's text starts, names the function in kallsyms.
+ * The guest runs this kernel's own image without KASLR: a guest text
+ * address, moved to where this kernel's text starts, names the function
+ * in kallsyms. Prints "# <what> <symbol>+<offset>" for one that does.
  */
-static void rip_symbol(const char *regs)
+static void guest_symbol(const char *what, unsigned long long addr)
 {
-	unsigned long long rip, text = 0, a, best = 0;
+	unsigned long long text = 0, a, best = 0;
 	char line[256], name[128], best_name[128] = "?", type;
-	const char *p = strstr(regs, "RIP=");
 	FILE *f;
 
-	if (!p || sscanf(p, "RIP=%llx", &rip) != 1 || rip < 0xffffffff81000000ULL)
+	if (addr < 0xffffffff81000000ULL || addr >= 0xffffffffc0000000ULL)
 		return;
 	f = fopen("/proc/kallsyms", "r");
 	if (!f)
@@ -281,39 +285,69 @@ static void rip_symbol(const char *regs)
 			text = a;
 			break;
 		}
-	rip = rip - 0xffffffff81000000ULL + text;
+	addr = addr - 0xffffffff81000000ULL + text;
 	rewind(f);
 	while (text && fgets(line, sizeof(line), f))
 		if (sscanf(line, "%llx %c %127s", &a, &type, name) == 3 &&
-		    (type == 't' || type == 'T') && a <= rip && a > best) {
+		    (type == 't' || type == 'T') && a <= addr && a > best) {
 			best = a;
 			snprintf(best_name, sizeof(best_name), "%s", name);
 		}
 	fclose(f);
 	if (best)
-		printf("# RIP is %s+%#llx\n", best_name, rip - best);
+		printf("# %s %s+%#llx\n", what, best_name, addr - best);
 }
 
-/* Where the vCPU is (HMP's info registers): a hung guest's RIP. */
+/* An HMP command's text, or NULL; json_object_put() the second result. */
+static const char *hmp(struct l2vm *vm, const char *cmd, json_object **r)
+{
+	char args[128];
+
+	snprintf(args, sizeof(args), "{\"command-line\": \"%s\"}", cmd);
+	*r = qmp_cmd(&vm->qmp, 5000, "human-monitor-command", args);
+	return *r ? json_object_get_string(*r) : NULL;
+}
+
+/*
+ * Where the vCPU is (HMP's info registers): a hung guest's RIP, and the
+ * kernel text addresses on its stack (a call chain, with stale entries).
+ */
 static void dump_regs(struct l2vm *vm)
 {
-	const char *text, *end;
+	unsigned long long rip, rsp = 0, v[2];
+	const char *text, *end, *p;
+	char cmd[64];
 	json_object *r;
 	int lines = 0;
 
 	if (vm->qmp.fd < 0)
 		return;
-	r = qmp_cmd(&vm->qmp, 5000, "human-monitor-command",
-		    "{\"command-line\": \"info registers\"}");
-	if (!r)
+	text = hmp(vm, "info registers", &r);
+	if (!text)
 		return;
-	text = json_object_get_string(r);
 	printf("# --- vCPU registers ---\n");
-	rip_symbol(text);
+	p = strstr(text, "RIP=");
+	if (p && sscanf(p, "RIP=%llx", &rip) == 1)
+		guest_symbol("RIP is", rip);
+	p = strstr(text, "RSP=");
+	if (p)
+		sscanf(p, "RSP=%llx", &rsp);
 	while (text && *text && lines++ < 8) {
 		end = strchrnul(text, '\n');
 		printf("# %.*s\n", (int)(end - text), text);
 		text = *end ? end + 1 : end;
+	}
+	json_object_put(r);
+	if (!rsp)
+		return;
+	snprintf(cmd, sizeof(cmd), "x/128gx %#llx", rsp);
+	text = hmp(vm, cmd, &r);
+	for (p = text; p && *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, '\n');
+		if (sscanf(p, "%*x: %llx %llx", &v[0], &v[1]) == 2) {
+			guest_symbol("stack:", v[0]);
+			guest_symbol("stack:", v[1]);
+		}
 	}
 	json_object_put(r);
 }
@@ -403,21 +437,54 @@ int l2vm_ctl(struct l2vm *vm, const char *cmd, char *reply, size_t len,
 	}
 }
 
+/* Whether the guest console holds @text. */
+static int console_has(struct l2vm *vm, const char *text)
+{
+	char path[128], line[512];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/console.log", vm->dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !!strstr(line, text);
+	fclose(f);
+	return found;
+}
+
 int l2vm_wait_ready(struct l2vm *vm, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	char reply[256];
 
-	/* lt-qguest listens once its buffer is written: ask until it does. */
+	/*
+	 * The control port is connected only once lt-qguest polls it (it
+	 * says "ready" on the console then): a guest that booted with its
+	 * COM2 connected, or fed, was seen to wedge in an interrupt handler
+	 * under KVM nested in QEMU's emulator.
+	 */
 	while (now_ms() < deadline) {
-		if (!l2vm_ctl(vm, "stats", reply, sizeof(reply), 2000))
-			return 0;
+		if (console_has(vm, "lt-qguest: ready")) {
+			if (vm->ctl_fd < 0 &&
+			    ctl_connect(vm, deadline - now_ms()))
+				return -1;
+			return l2vm_ctl(vm, "stats", reply, sizeof(reply),
+					deadline - now_ms());
+		}
 		if (vm->pid > 0 && waitpid(vm->pid, NULL, WNOHANG) == vm->pid) {
 			vm->pid = 0;
 			snprintf(vm->err, sizeof(vm->err),
 				 "QEMU exited before the guest was ready");
 			return -1;
 		}
+		/*
+		 * Seldom: while the guest boots, every wakeup of the test
+		 * VM's CPUs raises the chance that the emulator delivers
+		 * one of the guest's interrupts twice (Documentation/qemu.rst).
+		 */
+		sleep(L2VM_BOOT_POLL_S);
 	}
 	snprintf(vm->err, sizeof(vm->err),
 		 "the guest was not ready after %d s", timeout_ms / 1000);
