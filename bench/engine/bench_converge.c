@@ -34,7 +34,7 @@ static long now_ms(void)
 }
 
 /* Each vCPU's writes so far; 0 if the VMM did not answer. */
-static int writes(const char *sock, long long w[2])
+static int vcpu_writes(const char *sock, long long w[2])
 {
 	char reply[4096], *p;
 
@@ -77,20 +77,20 @@ static int run(const char *throttle, int n)
 	if (!err)
 		err = vmm_cmd(b.src.vmm_sock, WL_LIGHT, reply, sizeof(reply));
 	if (!err) {
-		writes(b.src.vmm_sock, w0);
+		vcpu_writes(b.src.vmm_sock, w0);
 		t0 = now_ms();
 		sleep(1);
-		writes(b.src.vmm_sock, w1);
+		vcpu_writes(b.src.vmm_sock, w1);
 		t1 = now_ms();
 		rate = (w1[0] - w0[0]) * 1000 / (t1 - t0 ?: 1);
 		snprintf(mbps, sizeof(mbps), "%llu",
 			 (unsigned long long)(rate / 4 * 4096 * 8 / 1000000) ?: 1);
-		writes(b.src.vmm_sock, w0);
+		vcpu_writes(b.src.vmm_sock, w0);
 		t0 = now_ms();
 		migrate(&b, "loose", &res, "--bandwidth-mbps", mbps,
 			"--max-rounds", "30", "--throttle", throttle,
 			"--throttle-max", "99", NULL);
-		writes(b.src.vmm_sock, w1);
+		vcpu_writes(b.src.vmm_sock, w1);
 		t1 = now_ms();
 		/* a migrated source stopped writing at the pause */
 		if (!res.rc)
@@ -129,11 +129,13 @@ int main(void)
 		fprintf(stderr, "bench: no /dev/kvm\n");
 		return 4;
 	}
-	printf("\nConvergence benchmark: 2 vCPUs, %u MiB, loose mode; vCPU 0 writes random pages,\n",
-	       MIB);
-	printf("vCPU 1 rewrites 1%% of its region; the link carries a quarter of vCPU 0's writes\n");
+	printf("\nConvergence benchmark: 2 vCPUs, %u MiB, loose mode; %s\n",
+	       MIB, "vCPU 0 writes random pages,");
+	printf("vCPU 1 rewrites 1%% of its region; %s\n",
+	       "the link carries a quarter of vCPU 0's writes");
 	printf("(--bandwidth-mbps); downtime target 300 ms; --throttle-max 99.\n");
-	printf("throttled: ms/max%%/mean%% for vCPU 0 and vCPU 1; writes/s: the guest's, per vCPU,\n");
+	printf("throttled: ms/max%%/mean%% for vCPU 0 and vCPU 1; %s\n",
+	       "writes/s: the guest's, per vCPU,");
 	printf("during the migration (up to the pause where it migrated).\n\n");
 	printf("%-5s %3s %6s %5s %-9s %6s %8s %10s %6s  %-26s %7s %7s\n",
 	       "thr.", "run", "wr/s", "Mbps", "result", "rounds", "total ms",

@@ -101,8 +101,8 @@ int main(void)
 	l2_ram_path(ram_src, sizeof(ram_src), "demo-src");
 	l2_ram_path(ram_dst, sizeof(ram_dst), "demo-dst");
 
-	printf("== the source: Debian's kernel and lt-qguest (%u MiB of %u MiB RAM it writes and checks)\n",
-	       L2_BUF_MIB, L2_RAM_MIB);
+	printf("== the source: Debian's kernel and lt-qguest (%u MiB of %u MiB RAM %s)\n",
+	       L2_BUF_MIB, L2_RAM_MIB, "it writes and checks");
 	cfg.name = "src";
 	cfg.ram_path = ram_src;
 	if (l2_boot(&src, &cfg))

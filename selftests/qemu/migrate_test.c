@@ -134,9 +134,9 @@ TEST_F_TIMEOUT(pair, device_only_migration, 600)
 	qmp_get_int(r, "ram.transferred", &transferred);
 	qmp_get_int(r, "downtime", &downtime);
 	qmp_get_int(r, "total-time", &ms);
-	printf("# source: %s, ram.total %lld, ram.transferred %lld, downtime %lld ms, total %lld ms\n",
-	       qmp_get_str(r, "status") ?: "?", total, transferred, downtime,
-	       ms);
+	printf("# source: %s, ram.total %lld, ram.transferred %lld, %s %lld ms, %s %lld ms\n",
+	       qmp_get_str(r, "status") ?: "?", total, transferred,
+	       "downtime", downtime, "total", ms);
 	EXPECT_STREQ("completed", qmp_get_str(r, "status") ?: "");
 	json_object_put(r);
 	/* Only the private blocks: the shared RAM is not QEMU's to move. */

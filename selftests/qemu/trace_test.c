@@ -50,7 +50,8 @@ FIXTURE_SETUP(guest)
 {
 	const char *missing = l2vm_missing();
 
-	self->pidfd = self->vmfd = -1;
+	self->pidfd = -1;
+	self->vmfd = -1;
 	if (missing) {
 		self->skipped = 1;
 		SKIP(return, "%s", missing);
@@ -62,9 +63,9 @@ FIXTURE_SETUP(guest)
  * Boots the guest on @machine with @vga, maps its RAM file and takes
  * QEMU's VM fd the way the agent does (agent/vmfd.c).
  */
-static void boot(struct __test_metadata *_metadata,
-		 FIXTURE_DATA(guest) *self, const char *machine,
-		 const char *vga)
+static void boot_guest(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(guest) *self, const char *machine,
+		       const char *vga)
 {
 	struct l2vm_cfg cfg = {
 		.name = "q0",
@@ -211,7 +212,7 @@ static void trace_cycle(struct __test_metadata *_metadata,
 	int writable, round, w, diff;
 	unsigned int i;
 
-	boot(_metadata, self, machine, "none");
+	boot_guest(_metadata, self, machine, "none");
 	ASSERT_EQ(0, l2vm_find_map(&self->vm, self->ram, &map))
 		TH_LOG("%s", self->vm.err);
 	EXPECT_EQ((uint64_t)L2_RAM_MIB << 20, map.end - map.start);
@@ -259,7 +260,8 @@ static void trace_cycle(struct __test_metadata *_metadata,
 		ndirty = file_dirty(&h, &map, self->npages, dirty);
 		ltnl_harvest_free(&h);
 		ASSERT_LE(0, ndirty) TH_LOG("a dirty page outside the RAM file");
-		changed = missed = 0;
+		changed = 0;
+		missed = 0;
 		for (p = 0; p < self->npages; p++) {
 			diff = 0;
 			for (w = 0; w < SNAP_WORDS; w++)
@@ -271,8 +273,8 @@ static void trace_cycle(struct __test_metadata *_metadata,
 			if (dirty[p])
 				continue;
 			if (!missed++)
-				printf("# page %#llx changed but not harvested (word 0 now %#llx)\n",
-				       (unsigned long long)p,
+				printf("# page %#llx changed but not harvested (%s %#llx)\n",
+				       (unsigned long long)p, "word 0 now",
 				       (unsigned long long)snap_b[p * SNAP_WORDS]);
 		}
 		printf("# round %d: %lld pages dirty, %llu seen changed, %llu missed\n",
@@ -335,7 +337,7 @@ TEST_F_TIMEOUT(guest, verify_finds_a_changed_page, 300)
 
 	if (self->skipped)
 		return;
-	boot(_metadata, self, "pc", "none");
+	boot_guest(_metadata, self, "pc", "none");
 	ASSERT_EQ(0, l2vm_ctl(&self->vm, "park", reply, sizeof(reply),
 			      L2_CTL_MS)) TH_LOG("%s", self->vm.err);
 	fd = open(self->ram, O_RDWR);
@@ -383,7 +385,7 @@ TEST_F_TIMEOUT(guest, vga_std_trace_start_refused, 300)
 
 	if (self->skipped)
 		return;
-	boot(_metadata, self, "pc", "std");
+	boot_guest(_metadata, self, "pc", "std");
 	ASSERT_EQ(0, ltnl_attach(&self->nl, self->vmfd, &self->id))
 		TH_LOG("%s", self->nl.err);
 	ASSERT_EQ(0, ltnl_vm_get(&self->nl, self->id, &vi));

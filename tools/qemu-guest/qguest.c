@@ -232,7 +232,7 @@ static void reply(unsigned int port, const char *fmt, ...)
 		uart_putc(port, buf[i]);
 }
 
-static void command(unsigned int port, char *line)
+static void serve_command(unsigned int port, char *line)
 {
 	char cmd[32], verdict[400];
 	unsigned long seq;
@@ -263,7 +263,7 @@ static void command(unsigned int port, char *line)
 	}
 }
 
-static void usage(void)
+static void usage_exit(void)
 {
 	fprintf(stderr, "usage: lt-qguest --mem MIB --ctl-io PORT [--delay-us US]\n");
 	exit(2);
@@ -286,10 +286,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--delay-us"))
 			g.delay_us = strtoul(argv[i + 1], NULL, 0);
 		else
-			usage();
+			usage_exit();
 	}
 	if (i != argc || !mib || !port || port > 0xfff8)
-		usage();
+		usage_exit();
 
 	g.npages = (mib << 20) / LTG_PAGE_SIZE;
 	g.mem = mmap(NULL, g.npages * LTG_PAGE_SIZE, PROT_READ | PROT_WRITE,
@@ -319,7 +319,7 @@ int main(int argc, char **argv)
 		if (c == '\n' || c == '\r') {
 			line[len] = '\0';
 			if (len)
-				command(port, line);
+				serve_command(port, line);
 			len = 0;
 		} else if (len < sizeof(line) - 1) {
 			line[len++] = c;
