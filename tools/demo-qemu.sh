@@ -20,6 +20,9 @@ export BUILD
 # QEMU, its firmware and the guest come with the qemu suite's files.
 export VM_SUITES=qemu
 export VM_EXTRA_BIN="${VM_EXTRA_BIN:-} $BUILD/selftests/qemu/bin"
+# One CPU: on two, the emulator delivers some of the nested guest's
+# interrupts twice and most of its boots hang (Documentation/qemu.rst).
+export VM_SMP=${VM_SMP:-1}
 
 script=$(mktemp "${TMPDIR:-/tmp}/loosetrace-demo-qemu.XXXXXX")
 trap 'rm -f "$script"' EXIT

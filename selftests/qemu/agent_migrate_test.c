@@ -73,7 +73,9 @@ TEST_F_TIMEOUT(agents, loosetrace_moves_the_ram, 900)
 		.ram_mib = L2_RAM_MIB,
 		.buf_mib = L2_BUF_MIB,
 	};
-	static const char *const extra[] = { "--max-rounds", "8", NULL };
+	static const char *const extra[] = {
+		"--max-rounds", "8", "--downtime-ms", L2_DOWNTIME_MS, NULL
+	};
 	uint64_t writes_src = 0, writes_dst = 0;
 	char reply[512];
 	char *out;

@@ -87,6 +87,9 @@ int main(void)
 		.ram_mib = L2_RAM_MIB,
 		.buf_mib = L2_BUF_MIB,
 	};
+	static const char *const extra[] = {
+		"--downtime-ms", L2_DOWNTIME_MS, NULL
+	};
 	uint64_t w0 = 0, w1 = 0;
 	char reply[512], *out;
 	const char *missing = l2vm_missing();
@@ -136,10 +139,11 @@ int main(void)
 	if (agentctl_check(src.pid, src.qmp_path))
 		return fail("agentctl check", "refused");
 
-	printf("== agentctl migrate --vm %d --to 127.0.0.1:%s --qmp %s\n",
-	       (int)src.pid, a_dst.port, src.qmp_path);
+	printf("== agentctl migrate --vm %d --to 127.0.0.1:%s --qmp %s --downtime-ms %s\n",
+	       (int)src.pid, a_dst.port, src.qmp_path, L2_DOWNTIME_MS);
+	printf("(a downtime target for the emulator, where two agents and two QEMUs share one CPU)\n");
 	if (lt_agent_migrate(&a_src, &a_dst, src.pid, src.qmp_path, 0, 1,
-			     out, OUT_LEN, NULL))
+			     out, OUT_LEN, extra))
 		return fail("agentctl migrate", "failed");
 
 	printf("== after the migration\n");

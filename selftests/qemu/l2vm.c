@@ -116,7 +116,7 @@ int l2vm_start(struct l2vm *vm, const struct l2vm_cfg *cfg)
 		 vm->ctl_path);
 	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", vm->qmp_path);
 	snprintf(append, sizeof(append),
-		 "console=ttyS0 8250.nr_uarts=1 panic=-1 loglevel=4 nokaslr rdinit=/init ltq.mem=%u",
+		 "console=ttyS0 panic=-1 loglevel=4 nokaslr rdinit=/init ltq.mem=%u",
 		 cfg->buf_mib);
 
 	argv[argc++] = L2_QEMU;
