@@ -150,8 +150,8 @@ run_tickless() { # <release> <tee|log>
 # interrupts of the nested QEMU's guest twice and most of its boots hang
 # (Documentation/qemu.rst). QEMU_SUITES is what that boot runs,
 # MAIN_SUITES what the main boot runs.
-QEMU_SUITES= MAIN_SUITES=
-for want in ${VM_SUITES//,/ }; do
+QEMU_SUITES= MAIN_SUITES= want=${VM_SUITES:-}
+for want in ${want//,/ }; do
 	case $want in
 	qemu | qemu/*) QEMU_SUITES="$QEMU_SUITES $want" ;;
 	*) MAIN_SUITES="$MAIN_SUITES $want" ;;

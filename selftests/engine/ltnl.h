@@ -46,7 +46,7 @@ struct ltnl_hslot {
 	uint64_t enc_got;
 };
 
-#define LTNL_MAX_SLOTS	16
+#define LTNL_MAX_SLOTS	64	/* a QEMU pc guest with std VGA has 16 */
 
 struct ltnl_harvest {
 	uint64_t epoch;

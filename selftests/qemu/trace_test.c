@@ -369,27 +369,46 @@ TEST_F_TIMEOUT(guest, verify_finds_a_changed_page, 300)
 }
 
 /*
- * KNOWN LIMITATION, today's behaviour: QEMU dirty-logs the std VGA
- * memory itself (vga_common_init), so once the firmware mapped it one
- * memslot carries KVM_MEM_LOG_DIRTY_PAGES, and TRACE_START refuses the
- * whole VM with -EBUSY. The guest must be left as it was. A module
- * change that traces only the slots of named host ranges (the RAM file)
- * and skips VMM-logged ones lifts this; this case then has to trace.
+ * QEMU dirty-logs the std VGA memory itself (vga_common_init), so once
+ * the firmware mapped it one memslot carries KVM_MEM_LOG_DIRTY_PAGES. A
+ * trace of the whole VM is refused (-EBUSY: that slot's log is QEMU's),
+ * the guest left as it was; a trace limited to the RAM file's mapping
+ * (the agent's LOOSETRACE_A_HVA_RANGE) skips the VGA slot, traces the
+ * RAM, and at its stop leaves QEMU's logging on.
  */
-TEST_F_TIMEOUT(guest, vga_std_trace_start_refused, 300)
+/* A loose TRACE_START limited to @map (LOOSETRACE_A_HVA_RANGE). */
+static int trace_start_range(struct ltnl *nl, uint32_t id,
+			     const struct l2vm_map *map)
+{
+	struct ltnl_attr a[] = {
+		{ LOOSETRACE_A_VM_ID, LTNL_U32, id },
+		{ LOOSETRACE_A_MODE, LTNL_U32, LOOSETRACE_MODE_LOOSE },
+		{ LOOSETRACE_A_HVA_RANGE, LTNL_HVA_RANGE, map->start,
+		  map->end - map->start },
+	};
+
+	return ltnl_raw(nl, LOOSETRACE_CMD_TRACE_START, a, 3);
+}
+
+TEST_F_TIMEOUT(guest, vga_std_skipped_by_the_allow_list, 300)
 {
 	struct ltnl_vm_info vi;
+	struct ltnl_harvest h;
+	struct l2vm_map map;
 	char reply[512];
-	unsigned int i, logged = 0;
+	unsigned int i, logged = 0, traced = 0;
 	int r;
 
 	if (self->skipped)
 		return;
 	boot_guest(_metadata, self, "pc", "std");
+	ASSERT_EQ(0, l2vm_find_map(&self->vm, self->ram, &map))
+		TH_LOG("%s", self->vm.err);
 	ASSERT_EQ(0, ltnl_attach(&self->nl, self->vmfd, &self->id))
 		TH_LOG("%s", self->nl.err);
 	ASSERT_EQ(0, ltnl_vm_get(&self->nl, self->id, &vi));
-	ASSERT_GT(LTNL_MAX_SLOTS, vi.nr_slots);
+	ASSERT_GT(LTNL_MAX_SLOTS, vi.nr_slots)
+		TH_LOG("more memslots than this test reads");
 	for (i = 0; i < vi.nr_slots; i++) {
 		printf("# memslot %#x: gfn %#llx, %llu pages, flags %#x\n",
 		       vi.slots[i].id,
@@ -399,12 +418,40 @@ TEST_F_TIMEOUT(guest, vga_std_trace_start_refused, 300)
 		logged += !!(vi.slots[i].flags & KVM_MEM_LOG_DIRTY_PAGES);
 	}
 	ASSERT_LT(0, logged) TH_LOG("QEMU logs no memslot itself");
+
 	r = ltnl_trace_start(&self->nl, self->id, LOOSETRACE_MODE_LOOSE, 0);
-	printf("# TRACE_START: %d (%s)\n", r, self->nl.err);
+	printf("# TRACE_START of the whole VM: %d (%s)\n", r, self->nl.err);
 	EXPECT_EQ(-EBUSY, r);
 	EXPECT_NE(NULL, strstr(self->nl.err, "already dirty-logged"));
 	ASSERT_EQ(0, ltnl_vm_get(&self->nl, self->id, &vi));
 	EXPECT_EQ(LOOSETRACE_TRACE_OFF, vi.trace_state);
+
+	ASSERT_EQ(0, trace_start_range(&self->nl, self->id, &map))
+		TH_LOG("%s", self->nl.err);
+	ASSERT_EQ(0, ltnl_vm_get(&self->nl, self->id, &vi));
+	for (i = 0; i < vi.nr_slots; i++) {
+		uint64_t hva = vi.slots[i].userspace_addr;
+		int inside = hva >= map.start && hva < map.end;
+
+		/* traced exactly where the RAM file is; QEMU's log kept */
+		EXPECT_EQ(inside && !(vi.slots[i].flags & KVM_MEM_READONLY),
+			  !!vi.slots[i].traced) TH_LOG("memslot %#x", vi.slots[i].id);
+		traced += !!vi.slots[i].traced;
+		if (!inside)
+			continue;
+		EXPECT_TRUE(vi.slots[i].flags & KVM_MEM_LOG_DIRTY_PAGES);
+	}
+	ASSERT_LT(0, traced);
+	ASSERT_EQ(0, ltnl_harvest(&self->nl, self->id, 0, 0, &h))
+		TH_LOG("%s", self->nl.err);
+	EXPECT_EQ(traced, h.nr);
+	ltnl_harvest_free(&h);
+	ASSERT_EQ(0, ltnl_trace_stop(&self->nl, self->id))
+		TH_LOG("%s", self->nl.err);
+	ASSERT_EQ(0, ltnl_vm_get(&self->nl, self->id, &vi));
+	for (i = 0, r = 0; i < vi.nr_slots; i++)
+		r += !!(vi.slots[i].flags & KVM_MEM_LOG_DIRTY_PAGES);
+	EXPECT_EQ(logged, r) TH_LOG("QEMU's own dirty logging was not kept");
 	ASSERT_EQ(0, ltnl_detach(&self->nl, self->id));
 	self->id = 0;
 	EXPECT_EQ(0, l2_verify(&self->vm, reply, sizeof(reply)))
