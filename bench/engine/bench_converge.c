@@ -51,16 +51,6 @@ static int vcpu_writes(const char *sock, long long w[2])
 	return 0;
 }
 
-static unsigned long long vcpu_u64(const char *out, int v, const char *key)
-{
-	const char *t = strstr(out, "\"throttle\":{");
-	char pat[32];
-
-	snprintf(pat, sizeof(pat), "{\"vcpu\":%d,", v);
-	t = t ? strstr(t, pat) : NULL;
-	return t ? json_u64(t, key) : 0;
-}
-
 static struct mig_result res;
 
 static int run(const char *throttle, int n)

@@ -397,6 +397,16 @@ unsigned long long json_u64(const char *json, const char *key)
 	return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
 }
 
+unsigned long long vcpu_u64(const char *out, int v, const char *key)
+{
+	const char *t = strstr(out, "\"throttle\":{");
+	char pat[32];
+
+	snprintf(pat, sizeof(pat), "{\"vcpu\":%d,", v);
+	t = t ? strstr(t, pat) : NULL;
+	return t ? json_u64(t, key) : 0;
+}
+
 int json_has(const char *json, const char *key, const char *value)
 {
 	char pat[128];

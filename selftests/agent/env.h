@@ -54,6 +54,8 @@ int run_in(int netns, char *out, size_t out_len, char *err, size_t err_len,
 	   const char *const argv[]);
 /* A JSON number or bare value after "key": in @json; 0 if absent. */
 unsigned long long json_u64(const char *json, const char *key);
+/* The number after "key": in vCPU @v's entry of a migration's throttle summary. */
+unsigned long long vcpu_u64(const char *out, int v, const char *key);
 int json_has(const char *json, const char *key, const char *value);
 /* Prints a side's log as TAP comments. */
 void dump_log(const char *path);

@@ -262,17 +262,6 @@ static void check_released(struct __test_metadata *_metadata,
 	ASSERT_EQ(cpu_before, cpu_enabled());
 }
 
-/* The number after "key": in vCPU @v's entry of the throttle summary. */
-static unsigned long long vcpu_u64(const char *out, int v, const char *key)
-{
-	const char *t = strstr(out, "\"throttle\":{");
-	char pat[32];
-
-	snprintf(pat, sizeof(pat), "{\"vcpu\":%d,", v);
-	t = t ? strstr(t, pat) : NULL;
-	return t ? json_u64(t, key) : 0;
-}
-
 static void show_throttle(const struct mig_result *r)
 {
 	int v;

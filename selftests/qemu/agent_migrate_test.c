@@ -67,12 +67,7 @@ FIXTURE_TEARDOWN(agents)
 
 TEST_F_TIMEOUT(agents, loosetrace_moves_the_ram, 900)
 {
-	struct l2vm_cfg cfg = {
-		.machine = "pc",
-		.vga = "none",
-		.ram_mib = L2_RAM_MIB,
-		.buf_mib = L2_BUF_MIB,
-	};
+	struct l2vm_cfg cfg = L2_CFG("pc", "none");
 	static const char *const extra[] = {
 		"--max-rounds", "8", "--downtime-ms", L2_DOWNTIME_MS, NULL
 	};

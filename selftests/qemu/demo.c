@@ -81,12 +81,7 @@ static int agentctl_check(pid_t vm, const char *qmp)
 
 int main(void)
 {
-	struct l2vm_cfg cfg = {
-		.machine = "pc",
-		.vga = "none",
-		.ram_mib = L2_RAM_MIB,
-		.buf_mib = L2_BUF_MIB,
-	};
+	struct l2vm_cfg cfg = L2_CFG("pc", "none");
 	static const char *const extra[] = {
 		"--downtime-ms", L2_DOWNTIME_MS, NULL
 	};

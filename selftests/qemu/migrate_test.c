@@ -86,12 +86,7 @@ static json_object *migrate_done(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(pair, device_only_migration, 600)
 {
-	struct l2vm_cfg cfg = {
-		.machine = "pc",
-		.vga = "none",
-		.ram_mib = L2_RAM_MIB,
-		.buf_mib = L2_BUF_MIB,
-	};
+	struct l2vm_cfg cfg = L2_CFG("pc", "none");
 	long long total = -1, transferred = -1, downtime = -1, ms = -1;
 	uint64_t writes_src, writes_dst = 0, w = 0;
 	char reply[512], uri[128];

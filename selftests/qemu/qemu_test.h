@@ -14,6 +14,11 @@
 /* Small: every guest write is a nested fault under the test VM's emulator. */
 #define L2_RAM_MIB	128
 #define L2_BUF_MIB	32
+/* The test guest on @machine ("pc", "q35") with @vga ("none", "std"). */
+#define L2_CFG(machine_, vga_) {					\
+	.machine = (machine_), .vga = (vga_),				\
+	.ram_mib = L2_RAM_MIB, .buf_mib = L2_BUF_MIB,			\
+}
 /*
  * Boot to lt-qguest's first answer: 20 to 40 s on the one-CPU test VM
  * run_checks.sh boots for this suite. On a two-CPU test VM most boots

@@ -67,16 +67,11 @@ static void boot_guest(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(guest) *self, const char *machine,
 		       const char *vga)
 {
-	struct l2vm_cfg cfg = {
-		.name = "q0",
-		.machine = machine,
-		.vga = vga,
-		.ram_mib = L2_RAM_MIB,
-		.buf_mib = L2_BUF_MIB,
-	};
+	struct l2vm_cfg cfg = L2_CFG(machine, vga);
 	char why[256];
 	int fd, num;
 
+	cfg.name = "q0";
 	l2_ram_path(self->ram, sizeof(self->ram), "q0");
 	cfg.ram_path = self->ram;
 	ASSERT_EQ(0, l2_boot(&self->vm, &cfg))
