@@ -8,6 +8,7 @@
 #   make check-debug     the VM tests on a KASAN/lockdep/kmemleak kernel
 #   make bench-codec     compacted-bitmap codec benchmark (a table)
 #   make bench           trace engine benchmark in the test VM (a table)
+#   make bench-qemu      loosetrace beside QEMU's own migration (a table)
 #   make demo            the demo migration inside the test VM
 #   make demo-qemu       the same for a Linux guest of an unmodified QEMU
 #   make install         module, agent, man pages, completion, unit
@@ -26,7 +27,7 @@ KSRC_FILES := Kbuild kmod lib uapi
 export KVERS BUILD
 
 .PHONY: all module agent tools selftests check check-debug bench-codec \
-	bench demo demo-qemu install style clean
+	bench bench-qemu demo demo-qemu install style clean
 
 all: module agent tools selftests
 
@@ -70,6 +71,9 @@ bench-codec:
 
 bench: all
 	bench/engine/run.sh
+
+bench-qemu: all
+	bench/qemu/run.sh
 
 demo: all
 	tools/demo.sh
