@@ -329,10 +329,18 @@ TEST_F_TIMEOUT(thr, auto_converges, 300)
 	/* converged: the final round fit the downtime target */
 	ASSERT_NE(NULL, strstr(r.out, "\"precopy_stop\":\"fits the"));
 	ASSERT_TRUE(json_has(r.out, "released", "true"));
-	/* the vCPU that dirties most was throttled, and more than the other */
+	/*
+	 * The vCPU that dirties most was throttled, and more than the
+	 * other: over time (how long times how hard on average), not by
+	 * the peak, which on a slow kernel (make check-debug's) both reach
+	 * at the --throttle-max cap once the link is that far behind.
+	 */
 	ASSERT_LT(0, vcpu_u64(r.out, 0, "throttled_ms"));
 	ASSERT_LT(0, vcpu_u64(r.out, 0, "max_pct"));
-	ASSERT_GT(vcpu_u64(r.out, 0, "max_pct"), vcpu_u64(r.out, 1, "max_pct"));
+	ASSERT_GT(vcpu_u64(r.out, 0, "throttled_ms") *
+		  vcpu_u64(r.out, 0, "mean_pct"),
+		  vcpu_u64(r.out, 1, "throttled_ms") *
+		  vcpu_u64(r.out, 1, "mean_pct"));
 	ASSERT_LT(0, vcpu_u64(r.out, 0, "cfs_periods"));
 	check_released(_metadata, &self->b.src, self->cpu_before);
 	/* the destination guest finds every page as it left it */
