@@ -1082,7 +1082,8 @@ static int switchover(struct mig *m)
 	struct wire_hdr h;
 	uint8_t *blob = NULL;
 	char why[256];
-	uint8_t buf[8];
+	/* RESUME's payload, the digest to check included */
+	uint8_t buf[WIRE_RESUME_MAX_LEN];
 	size_t len;
 	int64_t dirty;
 	int err;

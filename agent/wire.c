@@ -436,6 +436,7 @@ int wire_get_resume(const uint8_t *p, uint32_t len, struct wire_resume *m)
 	return 0;
 }
 
+/* Writes 4 bytes, or WIRE_RESUME_MAX_LEN with WIRE_RESUME_CHECK. */
 uint32_t wire_put_resume(uint8_t *p, const struct wire_resume *m)
 {
 	put32(p, m->flags);

@@ -122,6 +122,8 @@ struct wire_resume {
 	uint32_t flags;
 	uint64_t src_digest;	/* with WIRE_RESUME_CHECK */
 };
+/* The most wire_put_resume() writes: flags, then the digest to check. */
+#define WIRE_RESUME_MAX_LEN	12
 
 struct wire_done {
 	uint32_t status;	/* 0: resumed; else an errno */

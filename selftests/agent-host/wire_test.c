@@ -101,8 +101,12 @@ TEST(payload_round_trips)
 	/* RESUME: 4 bytes of flags, 12 with the source's digest */
 	rs.flags = WIRE_RESUME_DIGEST | WIRE_RESUME_CHECK;
 	rs.src_digest = 0x1122334455667788ULL;
+	memset(p, 0xa5, WIRE_RESUME_MAX_LEN + 8);
 	n = wire_put_resume(p, &rs);
 	ASSERT_EQ(12, n);
+	/* a buffer of WIRE_RESUME_MAX_LEN holds it (the source's had 8) */
+	ASSERT_GE(WIRE_RESUME_MAX_LEN, n);
+	ASSERT_EQ(0xa5, p[WIRE_RESUME_MAX_LEN]);
 	ASSERT_EQ(0, wire_get_resume(p, n, &rs2));
 	ASSERT_EQ(rs.src_digest, rs2.src_digest);
 	ASSERT_EQ(-EBADMSG, wire_get_resume(p, 4, &rs2));
