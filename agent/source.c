@@ -967,14 +967,25 @@ static int cannot_converge(struct mig *m, const struct precopy_state *ps,
 			   const struct precopy_policy *p, uint64_t dirty,
 			   uint64_t prev)
 {
-	char why[CTL_REASON_LEN];
+	char why[CTL_REASON_LEN], scan[32] = "";
 
 	converge_why(m->cv, m->req, why, sizeof(why));
+	/*
+	 * The reconcile scan is part of the downtime: say so, and say when
+	 * it alone is over the target, which no throttle can mend.
+	 */
+	if (p->fixed_ms)
+		snprintf(scan, sizeof(scan), " + ~%llu ms reconcile",
+			 (unsigned long long)p->fixed_ms);
+	if (p->fixed_ms >= p->downtime_ms)
+		snprintf(why, sizeof(why),
+			 "the reconcile scan alone is over the target (raise --downtime-ms, or --no-reconcile)");
 	return fail(m, -EAGAIN,
-		    "cannot converge within %u ms: the guest dirtied %llu pages while the previous %llu were sent (%.1f MB/s, link %.1f MB/s), a final round would take ~%llu ms; %s",
+		    "cannot converge within %u ms: the guest dirtied %llu pages while the previous %llu were sent (%.1f MB/s, link %.1f MB/s), a final round would take ~%llu ms%s; %s",
 		    p->downtime_ms, (unsigned long long)dirty,
 		    (unsigned long long)prev, ps->dirty_rate * 4096 / 1e6,
-		    ps->rate_bps / 1e6, (unsigned long long)ps->final_ms, why);
+		    ps->rate_bps / 1e6, (unsigned long long)ps->final_ms, scan,
+		    why);
 }
 
 static int precopy(struct mig *m)
