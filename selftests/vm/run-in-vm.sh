@@ -25,7 +25,11 @@ if [ "$rel" = newest ]; then
 	# The newest kernel with both an image and a built module.
 	rel=$(for ko in "$BUILD"/kmod/*/loosetrace.ko; do
 		r=$(basename "$(dirname "$ko")")
-		[ -r "${KROOT:-}/boot/vmlinuz-$r" ] && echo "$r"
+		# no image (make check-debug's kernel): not a candidate, and
+		# not the loop's status either (pipefail)
+		if [ -r "${KROOT:-}/boot/vmlinuz-$r" ]; then
+			echo "$r"
+		fi
 	done | sort -V | tail -n 1)
 	[ -n "$rel" ] || { echo "run-in-vm.sh: no kernel with a built module: run make" >&2; exit 2; }
 fi
