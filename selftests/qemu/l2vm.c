@@ -461,9 +461,9 @@ int l2vm_wait_ready(struct l2vm *vm, int timeout_ms)
 
 	/*
 	 * The control port is connected only once lt-qguest polls it (it
-	 * says "ready" on the console then): a guest that booted with its
-	 * COM2 connected, or fed, was seen to wedge in an interrupt handler
-	 * under KVM nested in QEMU's emulator.
+	 * says "ready" on the console then): nothing reaches the guest's
+	 * UART while it boots. Boots fed commands on it hung more often
+	 * (5 of 7) under the emulator's double interrupts (qemu.rst).
 	 */
 	while (now_ms() < deadline) {
 		if (console_has(vm, "lt-qguest: ready")) {

@@ -14,12 +14,12 @@
  * Control is a line protocol on a serial port (port I/O: QEMU never
  * writes guest RAM for it, unlike a virtio channel's DMA). lt-qguest
  * drives the UART itself through /dev/port, polled, with its interrupts
- * off, instead of reading the kernel's ttyS1: under KVM nested in QEMU's
- * emulator, the UART's ISA interrupt (IRQ 3) was seen to wedge the guest
- * in its handler, spinning on the IRQ descriptor's lock. /dev/port, not
- * ioperm(): the emulator faults user-mode port I/O that the TSS bitmap
- * allows. The host sends nothing until lt-qguest says "ready" on the
- * console, which it does once it polls the port.
+ * off, instead of reading the kernel's ttyS1: one guest interrupt source
+ * fewer under KVM nested in QEMU's emulator, which delivers some guest
+ * interrupts twice (Documentation/qemu.rst, "Limits"). /dev/port, not
+ * ioperm(): there, user-mode port I/O that the TSS bitmap allows faulted
+ * (lt-qguest died of SIGSEGV). The host sends nothing until lt-qguest
+ * says "ready" on the console, which it does once it polls the port.
  *   "<cmd> <seq>"  ->  "ok <seq> ..." or "err <seq> <reason>"
  * with cmd one of
  *   stats   writes=W parked=P pages=N
